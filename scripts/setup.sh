@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Kiln needs to build and test, only what is missing: Debian packages, then a
+# Python virtual environment (.venv) with the pinned packages of scripts/requirements.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  cmake ninja-build g++ ccache pkg-config
+  libprotobuf-dev protobuf-compiler          # ONNX protobuf
+  flatbuffers-compiler libflatbuffers-dev    # engine file
+  libcli11-dev nlohmann-json3-dev            # CLI, JSON
+  libgtest-dev libgmock-dev                  # unit tests
+  libopenblas-dev zlib1g-dev                 # CPU GEMM fast path, gzip (Fashion-MNIST)
+  dataset-fashion-mnist                      # the demo's data
+  clang libclang-rt-14-dev                   # libFuzzer targets
+  python3-venv
+)
+
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python: any python3 >= 3.10 with venv; the pinned wheels cover 3.10-3.13.
+if [ ! -x .venv/bin/python ] || ! cmp -s scripts/requirements.txt .venv/requirements.stamp; then
+  echo "setup: creating .venv with scripts/requirements.txt"
+  python3 -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
+  cp scripts/requirements.txt .venv/requirements.stamp
+fi
