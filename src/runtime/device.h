@@ -24,11 +24,22 @@ namespace kiln::runtime {
 
 using Stream = void*;  // cudaStream_t on CUDA; nullptr on the CPU
 
+// What an engine is built for; an engine file records it and refuses to load elsewhere.
+// Fields a backend does not use stay empty (the CPU fills only `backend`).
+struct TargetInfo {
+  std::string backend;      // "cpu", "cuda"
+  std::string device_name;  // "NVIDIA H100 80GB HBM3"
+  int compute_major = 0, compute_minor = 0;
+  std::string cuda_version, cudnn_version, cublas_version;  // "12.8", "9.19.0", "12.8.4"
+};
+
 class Device {
  public:
   virtual ~Device() = default;
   virtual Backend backend() const = 0;
   virtual std::string name() const = 0;  // "cpu", "NVIDIA H100 80GB HBM3"
+  // Engines built on this device record this; loading elsewhere compares it field by field.
+  virtual TargetInfo target() const { return TargetInfo{backend_name(backend()), {}, 0, 0, {}, {}, {}}; }
 
   // Memory: aligned to at least 256 bytes on GPUs, 64 on the CPU.
   virtual Result<void*> allocate(size_t bytes) = 0;
