@@ -39,11 +39,11 @@ void leaky_relu_cpu(KernelContext& ctx) {
 }
 
 void prelu_cpu(KernelContext& ctx) {
-  map_binary<TypeSet::kSigned>(ctx, [](auto x, auto slope) -> decltype(x) { return x < 0 ? x * slope : x; });
+  map_binary<TypeSet::kNumeric>(ctx, [](auto x, auto slope) -> decltype(x) { return x < 0 ? x * slope : x; });
 }
 
 void prelu_infer(InferenceContext& ctx) {
-  infer_broadcast_checked(ctx, TypeSet::kSigned);
+  infer_broadcast_checked(ctx, TypeSet::kNumeric);
   // Slope broadcasts to X (unidirectionally): the output has X's shape when X's rank is known.
   if (const Shape* xs = ctx.input_shape(0)) {
     const ir::ValueType& out = ctx.outputs()[0];

@@ -54,7 +54,9 @@ void pow_cpu(KernelContext& ctx) {
           po[i] = int_pow<T>(x, static_cast<int64_t>(e));
         } else if constexpr (std::is_integral_v<T>) {
           double r = std::pow(static_cast<double>(x), static_cast<double>(static_cast<ComputeT<U>>(e)));
-          po[i] = static_cast<T>(std::isfinite(r) && std::fabs(r) < 9.2e18 ? static_cast<int64_t>(r) : std::numeric_limits<int64_t>::min());
+          // numpy computes in double, then truncates as x86-64 does (NaN, overflow -> min).
+          constexpr double kLimit = sizeof(T) == 4 ? 2147483648.0 : 9223372036854775808.0;
+          po[i] = r >= -kLimit && r < kLimit ? static_cast<T>(r) : std::numeric_limits<T>::min();
         } else {
           double r = std::pow(static_cast<double>(static_cast<ComputeT<T>>(x)),
                               static_cast<double>(static_cast<ComputeT<U>>(e)));

@@ -146,5 +146,22 @@ TEST(Where, Strings) {
   EXPECT_EQ(out[0].tensor().strings()[1], "c");
 }
 
+TEST(Add, LegacyAxisBroadcastAndIntegerWrap) {
+  Tensor a(DataType::kFloat32, {2, 3, 2}), b = f32({10.0f, 20.0f, 30.0f});
+  ir::Attributes attrs;
+  attrs.set("broadcast", int64_t{1});
+  attrs.set("axis", int64_t{1});
+  auto out = run_op("Add", {a, b}, attrs, 6);
+  const Tensor& y = out[0].tensor();
+  ASSERT_EQ(y.dims(), (std::vector<int64_t>{2, 3, 2}));
+  EXPECT_EQ(y.data<float>()[0], 10.0f);
+  EXPECT_EQ(y.data<float>()[2], 20.0f);
+  EXPECT_EQ(y.data<float>()[11], 30.0f);
+  Tensor i(DataType::kInt32, {1}), j(DataType::kInt32, {1});
+  i.data<int32_t>()[0] = 2147483647;
+  j.data<int32_t>()[0] = 1;
+  EXPECT_EQ(run_op("Add", {i, j}, {}, 14)[0].tensor().data<int32_t>()[0], -2147483647 - 1);
+}
+
 }  // namespace
 }  // namespace kiln::ops
