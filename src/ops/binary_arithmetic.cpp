@@ -17,18 +17,8 @@ void binary_kernel(KernelContext& ctx, Fn fn) {
   const Tensor& b = ctx.input(1);
   if (a.dtype() != b.dtype())
     ctx.fail("inputs have different dtypes: " + a.describe() + " and " + b.describe());
-  std::vector<int64_t> b_dims = b.dims();
-  if (ctx.version() < 7 && ctx.attrs().get_int("broadcast", 0) != 0 && ctx.attrs().has("axis")) {
-    // Opsets 1 and 6: B's dims align with A's starting at `axis` (trailing ones appended).
-    int64_t rank = static_cast<int64_t>(a.rank());
-    int64_t axis = ctx.attrs().get_int("axis", 0);
-    if (axis < 0) axis += rank;
-    int64_t trailing = rank - axis - static_cast<int64_t>(b.rank());
-    if (axis < 0 || trailing < 0) ctx.fail("legacy broadcast axis does not fit " + a.describe() + " and " + b.describe());
-    b_dims.insert(b_dims.end(), static_cast<size_t>(trailing), 1);
-  }
+  std::vector<int64_t> b_dims = legacy_b_dims(ctx, a, b);
   auto dims = broadcast_dims(a.dims(), b_dims);
-  if (ctx.version() < 7 && dims != a.dims()) ctx.fail("B must broadcast to A's shape before opset 7");
   Tensor& out = ctx.allocate_output(0, a.dtype(), dims);
   dispatch_numeric(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -75,13 +65,7 @@ void div_cpu(KernelContext& ctx) {
   });
 }
 
-void arithmetic_infer(InferenceContext& ctx) {
-  if (ctx.version() < 7) {  // legacy broadcasting: the output has A's shape
-    infer_unary_checked(ctx, TypeSet::kNumeric);
-    return;
-  }
-  infer_broadcast_checked(ctx, TypeSet::kNumeric);
-}
+void arithmetic_infer(InferenceContext& ctx) { infer_broadcast_checked(ctx, TypeSet::kNumeric); }
 
 }  // namespace
 

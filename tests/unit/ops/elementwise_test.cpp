@@ -163,5 +163,17 @@ TEST(Add, LegacyAxisBroadcastAndIntegerWrap) {
   EXPECT_EQ(run_op("Add", {i, j}, {}, 14)[0].tensor().data<int32_t>()[0], -2147483647 - 1);
 }
 
+TEST(Less, LegacyAxisBroadcast) {
+  Tensor a(DataType::kFloat32, {2, 3}), b = f32({1.0f, 2.0f});
+  ir::Attributes attrs;
+  attrs.set("broadcast", int64_t{1});
+  attrs.set("axis", int64_t{0});
+  auto out = run_op("Less", {a, b}, attrs, 1);
+  ASSERT_EQ(out[0].tensor().dims(), (std::vector<int64_t>{2, 3}));
+  EXPECT_TRUE(out[0].tensor().data<bool>()[5]);
+  attrs.set("axis", int64_t{1});  // B of 2 does not fit A's dim 1 (3)
+  EXPECT_THROW(run_op("Less", {a, b}, attrs, 1), Error);
+}
+
 }  // namespace
 }  // namespace kiln::ops
