@@ -191,6 +191,25 @@ TEST(Less, LegacyAxisBroadcast) {
   EXPECT_THROW(run_op("Less", {a, b}, attrs, 1), Error);
 }
 
+TEST(Clip, AttributeAndInputForms) {
+  ir::Attributes attrs;
+  attrs.set("min", -1.0f);
+  attrs.set("max", 1.0f);
+  auto old = run_op("Clip", {f32({-5.0f, 0.5f, 5.0f, NAN})}, attrs, 6);
+  const float* p = old[0].tensor().data<float>();
+  EXPECT_EQ(p[0], -1.0f);
+  EXPECT_EQ(p[1], 0.5f);
+  EXPECT_EQ(p[2], 1.0f);
+  EXPECT_TRUE(std::isnan(p[3]));
+  Tensor x(DataType::kInt32, {3}), lo(DataType::kInt32, {}), hi(DataType::kInt32, {});
+  x.data<int32_t>()[0] = -7; x.data<int32_t>()[1] = 2; x.data<int32_t>()[2] = 9;
+  lo.data<int32_t>()[0] = 5;
+  hi.data<int32_t>()[0] = 3;  // min > max: everything becomes max
+  auto out = run_op("Clip", {x, lo, hi}, {}, 13);
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(out[0].tensor().data<int32_t>()[k], 3);
+  EXPECT_THROW(run_op("Clip", {x, f32({1.0f})}, {}, 13), Error);
+}
+
 TEST(Inference, SymbolicBroadcastAndUnknownRank) {
   Shape a({Dim::symbol("batch"), Dim(1), Dim(4)});
   Shape b({Dim(3), Dim(1)});
