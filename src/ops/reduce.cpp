@@ -56,6 +56,8 @@ void infer_reduce(InferenceContext& ctx) {
   const Shape* in = ctx.input_shape(0);
   bool keepdims = ctx.attrs().get_int("keepdims", 1) != 0;
   auto axes = node_axes(ctx, K, ctx.input_constant(1));
+  const Shape* axes_shape = ctx.has_input(1) ? ctx.input_shape(1) : nullptr;
+  if (!axes && axes_shape && axes_shape->rank() == 1 && (*axes_shape)[0] == Dim(0)) axes.emplace();  // known empty
   if (!in) return ctx.set_output(0, dt, std::nullopt);
   const int64_t rank = static_cast<int64_t>(in->rank());
   if (!axes) {  // axes unknown until run time
@@ -64,7 +66,6 @@ void infer_reduce(InferenceContext& ctx) {
       for (const Dim& d : in->dims()) dims.push_back(d.is_constant() && d.value() == 1 ? Dim(1) : Dim());
       return ctx.set_output(0, dt, Shape(dims));
     }
-    const Shape* axes_shape = ctx.input_shape(1);
     if (axes_shape && axes_shape->rank() == 1 && (*axes_shape)[0].is_constant() && (*axes_shape)[0].value() > 0) {
       int64_t k = (*axes_shape)[0].value();
       if (k > rank) ctx.fail("more axes than the input has dims");
