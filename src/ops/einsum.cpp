@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "ops/common/gemm.h"
 #include "ops/registry.h"
 
 namespace kiln::ops {
@@ -178,6 +179,76 @@ void einsum_run(const EinsumSpec& spec, const std::vector<const Tensor*>& in, co
   }
 }
 
+
+// dst (labels dst_labels, sizes from size[]) = src (labels src_labels) with its dims permuted.
+void permute(const float* src, const std::vector<int>& src_labels, const std::vector<int>& dst_labels,
+             const std::vector<int64_t>& size, float* dst) {
+  size_t r = dst_labels.size();
+  std::vector<int64_t> src_stride(r, 0), dims(r), idx(r, 0);
+  for (size_t j = 0; j < r; ++j) {
+    dims[j] = size[dst_labels[j]];
+    int64_t st = 1;
+    for (size_t d = src_labels.size(); d-- > 0;) {
+      if (src_labels[d] == dst_labels[j]) src_stride[j] = st;
+      st *= size[src_labels[d]];
+    }
+  }
+  int64_t total = 1, off = 0;
+  for (int64_t d : dims) total *= d;
+  for (int64_t i = 0; i < total; ++i) {
+    dst[i] = src[off];
+    for (size_t j = r; j-- > 0;) {
+      off += src_stride[j];
+      if (++idx[j] < dims[j]) break;
+      off -= src_stride[j] * dims[j];
+      idx[j] = 0;
+    }
+  }
+}
+
+// Two float32 operands without diagonals or broadcast dims: permute to [batch, m, k] and
+// [batch, k, n] and run the shared GEMM per batch. False when the equation does not fit.
+bool einsum_by_gemm(const EinsumSpec& spec, const Tensor& a, const Tensor& b, const std::vector<int64_t>& size,
+                    Tensor& y) {
+  if (a.dtype() != DataType::kFloat32 || spec.terms.size() != 2) return false;
+  std::vector<int> where(spec.num_labels, 0);  // bit 0: in A, bit 1: in B, bit 2: in the output
+  const Tensor* in[2] = {&a, &b};
+  for (int t = 0; t < 2; ++t)
+    for (size_t d = 0; d < spec.terms[t].size(); ++d) {
+      int l = spec.terms[t][d];
+      if (where[l] & (1 << t)) return false;  // a diagonal
+      if (in[t]->dim(d) != size[l]) return false;  // broadcast
+      where[l] |= 1 << t;
+    }
+  for (int l : spec.output) where[l] |= 4;
+  std::vector<int> batch, m, n, k;
+  int64_t nb = 1, nm = 1, nn = 1, nk = 1;
+  for (int l = 0; l < spec.num_labels; ++l) {
+    switch (where[l]) {
+      case 0: break;
+      case 7: batch.push_back(l), nb *= size[l]; break;
+      case 5: m.push_back(l), nm *= size[l]; break;
+      case 6: n.push_back(l), nn *= size[l]; break;
+      case 3: k.push_back(l), nk *= size[l]; break;
+      default: return false;  // summed within one operand
+    }
+  }
+  auto cat = [](std::vector<int> x, const std::vector<int>& y1, const std::vector<int>& y2) {
+    x.insert(x.end(), y1.begin(), y1.end());
+    x.insert(x.end(), y2.begin(), y2.end());
+    return x;
+  };
+  std::vector<float> pa(static_cast<size_t>(nb * nm * nk)), pb(static_cast<size_t>(nb * nk * nn)),
+      py(static_cast<size_t>(nb * nm * nn));
+  permute(a.data<float>(), spec.terms[0], cat(batch, m, k), size, pa.data());
+  permute(b.data<float>(), spec.terms[1], cat(batch, k, n), size, pb.data());
+  for (int64_t i = 0; i < nb; ++i)
+    gemm_f32(false, false, nm, nn, nk, 1.0f, pa.data() + i * nm * nk, nk, pb.data() + i * nk * nn, nn, 0.0f,
+             py.data() + i * nm * nn, nn);
+  permute(py.data(), cat(batch, m, n), spec.output, size, y.data<float>());
+  return true;
+}
+
 void einsum_cpu(KernelContext& ctx) {
   std::vector<const Tensor*> in;
   std::vector<int64_t> ranks;
@@ -194,6 +265,7 @@ void einsum_cpu(KernelContext& ctx) {
   std::vector<int64_t> out_dims;
   for (int l : spec.output) out_dims.push_back(size[l]);
   Tensor& y = ctx.allocate_output(0, in[0]->dtype(), out_dims);
+  if (in.size() == 2 && einsum_by_gemm(spec, *in[0], *in[1], size, y)) return;
   dispatch_numeric(in[0]->dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using Acc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;

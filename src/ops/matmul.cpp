@@ -129,15 +129,20 @@ void qlinear_matmul_cpu(KernelContext& ctx) {
   const Tensor& bs = ctx.input(4);
   const Tensor& ys = ctx.input(6);
   const Tensor& yzp = ctx.input(7);
-  if (as.numel() != 1 || bs.numel() != 1 || ys.numel() != 1 || yzp.numel() != 1)
-    ctx.fail("QLinearMatMul supports per-tensor scales and zero points only");
+  // a_scale may be per row of A (m values), b_scale per column of B (n values).
+  if ((as.numel() != 1 && as.numel() != p.m) || (bs.numel() != 1 && bs.numel() != p.n) || ys.numel() != 1 ||
+      yzp.numel() != 1)
+    ctx.fail("a_scale must have 1 or M values, b_scale 1 or N values, y_scale and y_zero_point one value");
   if (!is_8bit(yzp.dtype())) ctx.fail("y_zero_point must be int8 or uint8");
   DataType sdt = as.dtype();
-  double mult = scale_op(scale_op(as.to_f64()[0], bs.to_f64()[0], false, sdt), ys.to_f64()[0], true, sdt);
+  auto av = as.to_f64(), bvs = bs.to_f64();
+  double ysv = ys.to_f64()[0];
   double zp = yzp.to_f64()[0];
   bool s8 = yzp.dtype() == DataType::kInt8;
   Tensor& y = ctx.allocate_output(0, yzp.dtype(), p.out_dims);
   for (size_t i = 0; i < yv.size(); ++i) {
+    int64_t col = static_cast<int64_t>(i) % p.n, row = static_cast<int64_t>(i) / p.n % p.m;
+    double mult = scale_op(scale_op(av[av.size() == 1 ? 0 : row], bvs[bvs.size() == 1 ? 0 : col], false, sdt), ysv, true, sdt);
     double r = std::clamp(std::nearbyint(static_cast<double>(yv[i]) * mult + zp), s8 ? -128.0 : 0.0, s8 ? 127.0 : 255.0);
     if (s8)
       y.data<int8_t>()[i] = static_cast<int8_t>(r);

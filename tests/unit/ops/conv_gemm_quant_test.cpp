@@ -175,6 +175,32 @@ TEST(ConvKernel, DepthwiseAndErrors) {
   EXPECT_FALSE(bad.is_ok());
 }
 
+// Float32 two-operand einsums take the GEMM path; float64 the generic walk: they must agree.
+TEST(EinsumKernel, GemmPathMatchesGenericWalk) {
+  struct Case { const char* eq; std::vector<int64_t> a, b; };
+  for (const Case& c : {Case{"ibj,kjb->bki", {3, 2, 4}, {5, 4, 2}}, Case{"bij,bjk", {2, 3, 4}, {2, 4, 5}},
+                        Case{"ij,kl->ijkl", {2, 3}, {4, 5}}, Case{"...ij,jk->...ik", {2, 1, 3, 4}, {4, 2}},
+                        Case{"ij,ij->", {3, 4}, {3, 4}}}) {
+    Tensor a32 = random_tensor(c.a, 7), b32 = random_tensor(c.b, 8);
+    Tensor a64(DataType::kFloat64, c.a), b64(DataType::kFloat64, c.b);
+    for (int64_t i = 0; i < a32.numel(); ++i) a64.data<double>()[i] = a32.data<float>()[i];
+    for (int64_t i = 0; i < b32.numel(); ++i) b64.data<double>()[i] = b32.data<float>()[i];
+    std::vector<Tensor> results;
+    for (DataType dt : {DataType::kFloat32, DataType::kFloat64}) {
+      Builder b;
+      auto* av = b.input("a", dt, Shape::from_dims(c.a));
+      auto* bv = b.input("b", dt, Shape::from_dims(c.b));
+      b.node("Einsum", {av, bv})->attrs().set("equation", std::string(c.eq));
+      auto out = dt == DataType::kFloat32 ? run(b, {a32, b32}) : run(b, {a64, b64});
+      ASSERT_TRUE(out.is_ok()) << c.eq << ": " << out.status().to_string();
+      results.push_back(out.value()[0].tensor());
+    }
+    ASSERT_EQ(results[0].dims(), results[1].dims()) << c.eq;
+    for (int64_t i = 0; i < results[0].numel(); ++i)
+      ASSERT_NEAR(results[0].data<float>()[i], results[1].data<double>()[i], 1e-5) << c.eq << " at " << i;
+  }
+}
+
 TEST(QuantizeKernel, BlockedRoundTripAndBadScale) {
   Builder b;
   auto* x = b.input("x", DataType::kFloat32, Shape({2, 4}));
