@@ -1,4 +1,5 @@
-// Gemm: Y = alpha * op(A) * op(B) + beta * C, C broadcast to [M, N].
+// Gemm: Y = alpha * op(A) * op(B) + beta * C, C broadcast to [M, N]. Versions 1 and 6 (C
+// required, a `broadcast` flag) compute the same for every model they accept.
 #include <type_traits>
 
 #include "ops/common/broadcast.h"
@@ -81,6 +82,6 @@ void infer_gemm(InferenceContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(Gemm, {"", "Gemm", {7, 9, 11, 13}, infer_gemm, gemm_cpu});
+KILN_REGISTER_OP(Gemm, {"", "Gemm", {1, 6, 7, 9, 11, 13}, infer_gemm, gemm_cpu});
 
 }  // namespace kiln::ops

@@ -19,7 +19,10 @@ void global_pool_cpu(KernelContext& ctx) {
   dims[1] = x.dim(1);
   Tensor& y = ctx.allocate_output(0, x.dtype(), dims);
   int64_t channels = x.dim(0) * x.dim(1), spatial = channels == 0 ? 0 : x.numel() / channels;
-  double p = K == GlobalKind::kLp ? static_cast<double>(ctx.attrs().get_int("p", 2)) : 0;
+  // GlobalLpPool-1 took p as a float; later versions as an int.
+  double p = K != GlobalKind::kLp ? 0
+             : ctx.version() < 2 ? ctx.attrs().get_float("p", 2.0f)
+                                 : static_cast<double>(ctx.attrs().get_int("p", 2));
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = std::conditional_t<std::is_same_v<T, double>, double, float>;
@@ -59,6 +62,6 @@ void infer_global_pool(InferenceContext& ctx) {
 
 KILN_REGISTER_OP(GlobalAveragePool, {"", "GlobalAveragePool", {1, 22}, infer_global_pool, global_pool_cpu<GlobalKind::kAverage>});
 KILN_REGISTER_OP(GlobalMaxPool, {"", "GlobalMaxPool", {1, 22}, infer_global_pool, global_pool_cpu<GlobalKind::kMax>});
-KILN_REGISTER_OP(GlobalLpPool, {"", "GlobalLpPool", {2, 22}, infer_global_pool, global_pool_cpu<GlobalKind::kLp>});
+KILN_REGISTER_OP(GlobalLpPool, {"", "GlobalLpPool", {1, 2, 22}, infer_global_pool, global_pool_cpu<GlobalKind::kLp>});
 
 }  // namespace kiln::ops

@@ -117,7 +117,10 @@ void pool_cpu(KernelContext& ctx) {
   Tensor* ind = want_indices ? &ctx.allocate_output(1, DataType::kInt64, output_dims(x, g)) : nullptr;
   bool col_major = ctx.attrs().get_int("storage_order", 0) != 0;
   bool include_pad = ctx.attrs().get_int("count_include_pad", 0) != 0;
-  double p = K == PoolKind::kLp ? static_cast<double>(ctx.attrs().get_int("p", 2)) : 0;
+  // LpPool-1 took p as a float; later versions as an int.
+  double p = K != PoolKind::kLp ? 0
+             : ctx.version() < 2 ? ctx.attrs().get_float("p", 2.0f)
+                                 : static_cast<double>(ctx.attrs().get_int("p", 2));
   int64_t in_size = 1, out_size = 1;
   for (int64_t d : g.in) in_size *= d;
   for (int64_t d : g.out) out_size *= d;
@@ -181,6 +184,6 @@ void infer_pool(InferenceContext& ctx) {
 
 KILN_REGISTER_OP(MaxPool, {"", "MaxPool", {1, 8, 10, 11, 12, 22}, infer_pool, pool_cpu<PoolKind::kMax>});
 KILN_REGISTER_OP(AveragePool, {"", "AveragePool", {1, 7, 10, 11, 19, 22}, infer_pool, pool_cpu<PoolKind::kAverage>});
-KILN_REGISTER_OP(LpPool, {"", "LpPool", {2, 11, 18, 22}, infer_pool, pool_cpu<PoolKind::kLp>});
+KILN_REGISTER_OP(LpPool, {"", "LpPool", {1, 2, 11, 18, 22}, infer_pool, pool_cpu<PoolKind::kLp>});
 
 }  // namespace kiln::ops
