@@ -146,7 +146,13 @@ void einsum_run(const EinsumSpec& spec, const std::vector<const Tensor*>& in, co
   int64_t s = 1;
   for (size_t j = spec.output.size(); j-- > 0;) out_stride[j] = s, s *= size[order[j]];
   int64_t total = 1;
-  for (int l : order) total *= size[l];
+  for (int l : order) {
+    if (size[l] == 0) total = 0;
+    if (total == 0) break;
+    if (size[l] > (int64_t{1} << 40) / total)
+      throw_error(StatusCode::kUnsupported, "Einsum too large for the reference kernel's generic walk");
+    total *= size[l];
+  }
   std::vector<Acc> acc(static_cast<size_t>(y.numel()), Acc(0));
   std::vector<int64_t> idx(nl, 0), off(nt, 0);
   int64_t out_off = 0;

@@ -10,7 +10,7 @@ namespace kiln::ops {
 namespace {
 
 // The unpooled size of each dim: (in - 1) * stride - pads + kernel.
-std::vector<int64_t> unpooled_dims(const KernelContext* kctx, const ir::Attributes& a, const std::vector<int64_t>& x) {
+std::vector<int64_t> unpooled_dims(const ir::Attributes& a, const std::vector<int64_t>& x) {
   size_t nd = x.size() - 2;
   auto kernel = a.get_ints("kernel_shape");
   auto strides = a.get_ints("strides", std::vector<int64_t>(nd, 1));
@@ -31,7 +31,7 @@ void max_unpool_cpu(KernelContext& ctx) {
   const Tensor& idx = ctx.input(1);
   if (x.rank() < 3) ctx.fail("X must have rank >= 3");
   if (idx.dims() != x.dims() || idx.dtype() != DataType::kInt64) ctx.fail("I must be int64 with the shape of X");
-  auto inferred = unpooled_dims(&ctx, ctx.attrs(), x.dims());
+  auto inferred = unpooled_dims(ctx.attrs(), x.dims());
   std::vector<int64_t> shape = inferred;
   if (ctx.has_input(2)) {
     shape = ctx.input(2).to_i64();
@@ -47,11 +47,11 @@ void max_unpool_cpu(KernelContext& ctx) {
   const auto* src = static_cast<const uint8_t*>(x.raw());
   auto* dst = static_cast<uint8_t*>(y.raw());
   const int64_t* pi = idx.data<int64_t>();
+  std::vector<int64_t> coord(inferred.size());
   for (int64_t i = 0; i < x.numel(); ++i) {
     int64_t flat = pi[i];
     if (flat < 0 || flat >= inferred_total) ctx.fail("index " + std::to_string(flat) + " is out of range");
     int64_t off = 0, rem = flat;
-    std::vector<int64_t> coord(inferred.size());
     for (size_t d = inferred.size(); d-- > 0;) coord[d] = rem % inferred[d], rem /= inferred[d];
     for (size_t d = 0; d < inferred.size(); ++d) off = off * shape[d] + coord[d];
     std::memcpy(dst + off * es, src + i * es, es);
@@ -68,7 +68,7 @@ void infer_max_unpool(InferenceContext& ctx) {
     if (xs->rank() < 3) ctx.fail("X must have rank >= 3");
     if (xs->is_static()) {
       try {
-        out = Shape::from_dims(unpooled_dims(nullptr, ctx.attrs(), xs->static_dims()));
+        out = Shape::from_dims(unpooled_dims(ctx.attrs(), xs->static_dims()));
       } catch (const Error& e) {
         ctx.fail(e.what());
       }

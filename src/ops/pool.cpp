@@ -53,7 +53,12 @@ template <typename Fn>
 void for_each_window(const PoolGeometry& g, Fn fn) {
   size_t nd = g.in.size();
   int64_t out_total = 1, k_total = 1;
-  for (size_t d = 0; d < nd; ++d) out_total *= g.out[d], k_total *= g.w.kernel[d];
+  for (size_t d = 0; d < nd; ++d) {
+    out_total *= g.out[d];
+    if (g.w.kernel[d] > (int64_t{1} << 31) / k_total)
+      throw_error(StatusCode::kUnsupported, "pooling window too large for the reference kernel");
+    k_total *= g.w.kernel[d];
+  }
   std::vector<int64_t> offsets;
   offsets.reserve(static_cast<size_t>(k_total));
   int64_t oc[kMaxDims] = {}, kc[kMaxDims] = {};
