@@ -28,6 +28,7 @@ void causal_conv_cpu(KernelContext& ctx) {
     if (b.numel() != C) ctx.fail("bias must have one value per channel, got " + b.describe());
     bias = b.to_f64();
   }
+  check_scratch({B, C, P + L}, "CausalConvWithState padded input");
   std::vector<double> padded(B * C * (P + L), 0.0);
   const std::vector<double> xv = x.to_f64(), wv = w.to_f64();
   std::vector<double> past;

@@ -109,6 +109,7 @@ void roi_align_cpu(KernelContext& ctx) {
   const int64_t n = x.dim(0), ch = x.dim(1), H = x.dim(2), W = x.dim(3), nr = rois_t.dim(0);
   const std::vector<double> X = x.to_f64(), rois = rois_t.to_f64();
   const std::vector<int64_t> bidx = bi_t.to_i64();
+  check_scratch({nr, ch, oh, ow}, "RoiAlign output");
   std::vector<double> out(nr * ch * oh * ow);
   struct Sample { int64_t pos[4]; double w[4]; };
   for (int64_t r = 0; r < nr; ++r) {
@@ -119,10 +120,15 @@ void roi_align_cpu(KernelContext& ctx) {
     double rw = roi[2] * scale - off - sw, rh = roi[3] * scale - off - sh;
     if (!half_pixel) rw = std::max(rw, 1.0), rh = std::max(rh, 1.0);
     const double bh = rh / oh, bw = rw / ow;
-    const int64_t gh = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(rh / oh));
-    const int64_t gw = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(rw / ow));
-    if (gh < 0 || gw < 0 || gh * gw > (int64_t{1} << 24)) ctx.fail("ROI sampling grid is too large");
+    // A malformed (negative) ROI samples nothing and yields zeros, as in the reference.
+    const double gh_d = ratio > 0 ? static_cast<double>(ratio) : std::max(0.0, std::ceil(rh / oh));
+    const double gw_d = ratio > 0 ? static_cast<double>(ratio) : std::max(0.0, std::ceil(rw / ow));
+    // Untrusted ROI coordinates: refuse grids that are not finite or absurdly large.
+    if (!(gh_d >= 0 && gw_d >= 0 && gh_d * gw_d <= double(int64_t{1} << 24)))
+      ctx.fail("ROI " + std::to_string(r) + " needs an invalid or too large sampling grid");
+    const int64_t gh = static_cast<int64_t>(gh_d), gw = static_cast<int64_t>(gw_d);
     const double count = static_cast<double>(std::max<int64_t>(gh * gw, 1));
+    check_scratch({oh, ow, gh, gw}, "RoiAlign sampling grid");
     std::vector<Sample> samples;
     samples.reserve(oh * ow * gh * gw);
     for (int64_t ph = 0; ph < oh; ++ph)

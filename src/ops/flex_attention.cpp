@@ -55,6 +55,7 @@ void flex_attention_cpu(KernelContext& ctx) {
   const std::vector<double> Q = q.to_f64(), K = k.to_f64(), V = v.to_f64();
   const int64_t group = Hq / Hkv;
   const std::vector<int64_t> sdims{B, Hq, L, S};
+  check_scratch(sdims, "FlexAttention scores");
   std::vector<double> P(B * Hq * L * S);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < Hq; ++h)

@@ -53,6 +53,8 @@ void linear_attention_cpu(KernelContext& ctx) {
     Bt = b.to_f64();
   }
   DataType state_dt = q.dtype();
+  check_scratch({B, hkv, dk, dv}, "LinearAttention state");
+  check_scratch({B, T, hq, dv}, "LinearAttention output");
   std::vector<double> S(B * hkv * dk * dv, 0.0);
   if (ctx.has_input(3)) {
     const Tensor& ps = ctx.input(3);

@@ -95,6 +95,8 @@ void dft_cpu(KernelContext& ctx) {
   for (size_t i = p.axis + 1; i + 1 < dims.size(); ++i) inner *= dims[i];
   const int64_t n_in = dims[p.axis], ci = dims.back(), co = odims.back();
   std::vector<double> in = x.to_f64();
+  check_scratch({outer, out_len, inner, co}, "DFT output");
+  check_scratch({p.length}, "DFT length");
   std::vector<double> out(outer * out_len * inner * co);
   std::vector<cd> sig(n_in);
   for (int64_t o = 0; o < outer; ++o)
@@ -179,6 +181,7 @@ void stft_cpu(KernelContext& ctx) {
   const int64_t frames = 1 + (len - flen) / step;
   const int64_t bins = onesided ? flen / 2 + 1 : flen;
   std::vector<double> in = x.to_f64();
+  check_scratch({batch, frames, bins, 2}, "STFT output");
   std::vector<double> out(batch * frames * bins * 2);
   std::vector<cd> sig(flen);
   for (int64_t b = 0; b < batch; ++b)
@@ -239,6 +242,7 @@ void window_cpu(KernelContext& ctx) {
   // numpy evaluates Hann and Hamming in the output dtype (float arange), Blackman in double.
   RoundFn r = W == Window::kBlackman ? nullptr : round_fn_for(*dt);
   auto rd = [&](double v) { return r ? r(v) : v; };
+  check_scratch({size}, "window");
   Tensor& y = ctx.allocate_output(0, *dt, {size});
   std::vector<double> v(size);
   for (int64_t i = 0; i < size; ++i) {
@@ -283,6 +287,7 @@ void mel_weight_matrix_cpu(KernelContext& ctx) {
   auto dt = dtype_from_code(static_cast<int32_t>(ctx.attrs().get_int("output_datatype", 1)));
   if (!dt) ctx.fail("unknown output_datatype");
   const int64_t spec_bins = dft_len / 2 + 1;
+  check_scratch({spec_bins, mel}, "MelWeightMatrix");
   const double low_mel = 2595 * std::log1p(lower / 700) / std::log(10.0);
   const double high_mel = 2595 * std::log1p(upper / 700) / std::log(10.0);
   const double step = (high_mel - low_mel) / static_cast<double>(mel + 2);
