@@ -107,6 +107,7 @@ void roi_align_cpu(KernelContext& ctx) {
   if (ctm != "half_pixel" && ctm != "output_half_pixel") ctx.fail("unknown coordinate_transformation_mode " + ctm);
   const bool half_pixel = ctm == "half_pixel";
   const int64_t n = x.dim(0), ch = x.dim(1), H = x.dim(2), W = x.dim(3), nr = rois_t.dim(0);
+  if (H < 1 || W < 1) ctx.fail("X must have a nonempty spatial extent, got " + x.describe());
   const std::vector<double> X = x.to_f64(), rois = rois_t.to_f64();
   const std::vector<int64_t> bidx = bi_t.to_i64();
   check_scratch({nr, ch, oh, ow}, "RoiAlign output");
@@ -114,6 +115,8 @@ void roi_align_cpu(KernelContext& ctx) {
   struct Sample { int64_t pos[4]; double w[4]; };
   for (int64_t r = 0; r < nr; ++r) {
     if (bidx[r] < 0 || bidx[r] >= n) ctx.fail("batch index " + std::to_string(bidx[r]) + " is out of range");
+    for (int k = 0; k < 4; ++k)
+      if (!std::isfinite(rois[r * 4 + k] * scale)) ctx.fail("ROI " + std::to_string(r) + " has a non-finite coordinate");
     const double off = half_pixel ? 0.5 : 0.0;
     const double* roi = &rois[r * 4];
     const double sw = roi[0] * scale - off, sh = roi[1] * scale - off;

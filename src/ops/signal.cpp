@@ -294,7 +294,10 @@ void mel_weight_matrix_cpu(KernelContext& ctx) {
   std::vector<int64_t> f(mel + 2);
   for (int64_t i = 0; i < mel + 2; ++i) {
     const double hz = 700 * std::expm1((static_cast<double>(i) * step + low_mel) / 2595 * std::log(10.0));
-    f[i] = static_cast<int64_t>(std::floor(static_cast<double>(dft_len + 1) * hz / static_cast<double>(rate)));
+    const double bin = std::floor(static_cast<double>(dft_len + 1) * hz / static_cast<double>(rate));
+    if (!(bin >= 0 && bin <= static_cast<double>(spec_bins)))
+      ctx.fail("mel frequency edges fall outside the spectrogram bins");
+    f[i] = static_cast<int64_t>(bin);
     if (f[i] < 0 || f[i] > spec_bins) ctx.fail("mel frequency edges fall outside the spectrogram bins");
   }
   std::vector<double> out(spec_bins * mel, 0.0);

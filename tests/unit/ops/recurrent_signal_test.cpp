@@ -93,3 +93,23 @@ TEST(Det, ComputesAndRejectsNonSquare) {
 
 }  // namespace
 }  // namespace kiln::ops::testing
+
+namespace kiln::ops::testing {
+namespace {
+
+TEST(Detection, RoiAlignRefusesNonFiniteRois) {
+  Tensor x = f32({1, 1, 2, 2}, {1, 2, 3, 4});
+  Tensor rois = f32({1, 4}, {0, NAN, 1, 1});
+  Tensor idx(DataType::kInt64, {1});
+  ir::Attributes a;
+  a.set("sampling_ratio", int64_t{2});
+  EXPECT_THROW(run_op("RoiAlign", 16, {x, rois, idx}, 1, a), Error);
+}
+
+TEST(Windows, MelWeightMatrixRefusesEdgesOutsideTheSpectrum) {
+  Tensor lo = f32({}, {0}), hi = f32({}, {1e9f});
+  EXPECT_THROW(run_op("MelWeightMatrix", 17, {Tensor::scalar_i64(4), Tensor::scalar_i64(16), Tensor::scalar_i64(8000), lo, hi}, 1), Error);
+}
+
+}  // namespace
+}  // namespace kiln::ops::testing
