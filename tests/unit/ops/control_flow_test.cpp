@@ -88,6 +88,20 @@ TEST(Loop, StopsOnCondition) {
   EXPECT_EQ(out->at(2).tensor().dims(), (std::vector<int64_t>{1, 2}));
 }
 
+TEST(Loop, UnboundedLoopStopsAtTheMemoryLimit) {
+  onnx::ModelProto m = loop_model();
+  auto* g = m.mutable_graph();
+  g->mutable_node(1)->set_input(0, "");     // no trip count
+  g->mutable_node(1)->set_input(1, "go");   // cond stays true
+  tensor_info(g->mutable_input(), "go", kBool, {});
+  int64_t saved = max_tensor_bytes();
+  set_max_tensor_bytes(1024);
+  auto out = import_and_run(m, {Tensor::scalar_i64(0), floats({1, 2}), floats({0, 0}), scalar_bool(true)});
+  set_max_tensor_bytes(saved);
+  ASSERT_FALSE(out.is_ok());
+  EXPECT_NE(out.status().message().find("scan outputs grew"), std::string::npos) << out.status().to_string();
+}
+
 TEST(If, RunsTheChosenBranchAndMergesBranchShapes) {
   onnx::ModelProto m = new_model(17);
   auto* g = m.mutable_graph();
