@@ -34,3 +34,25 @@ if [ ! -x .venv/bin/python ] || ! cmp -s scripts/requirements.txt .venv/requirem
   .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
   cp scripts/requirements.txt .venv/requirements.stamp
 fi
+
+# Header-only C++ libraries shipped in PyPI wheels (only their headers are used, at build time):
+# the cuDNN frontend (graph API) and CUTLASS. Pinned; unpacked into .deps/.
+fetch_headers() {  # fetch_headers NAME==VERSION DEST SUBDIR_IN_WHEEL
+  local spec=$1 dest=$2 subdir=$3
+  [ -f "$dest/.stamp-$spec" ] && return 0
+  echo "setup: fetching headers of $spec"
+  local tmp; tmp=$(mktemp -d)
+  .venv/bin/python -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "$spec"
+  rm -rf "$dest"; mkdir -p "$dest"
+  .venv/bin/python - "$tmp"/*.whl "$dest" "$subdir" <<'PY'
+import sys, zipfile
+wheel, dest, subdir = sys.argv[1:4]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith(subdir) and not name.endswith("/"):
+            z.extract(name, dest)
+PY
+  rm -rf "$tmp"
+  touch "$dest/.stamp-$spec"
+}
+fetch_headers nvidia-cudnn-frontend==1.32.0 .deps/cudnn-frontend include/

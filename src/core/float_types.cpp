@@ -136,7 +136,8 @@ uint8_t float_to_minifloat(float value, MiniFloat kind, bool saturate) {
   uint8_t sign = std::signbit(value) ? static_cast<uint8_t>(1 << (width - 1)) : 0;
   uint8_t max_bits = max_finite_bits(f);
   uint8_t inf_bits = static_cast<uint8_t>(((1 << f.exp_bits) - 1) << f.mant_bits);
-  if (std::isnan(value)) return nan_bits(f);
+  // FP4 has no NaN: ml_dtypes (ONNX's reference) maps NaN to 0x8, the -0 pattern.
+  if (std::isnan(value)) return kind == MiniFloat::kE2M1 ? 0x8 : nan_bits(f);
   if (kind == MiniFloat::kE2M1) saturate = true;  // FP4 has neither inf nor NaN
   double a = std::fabs(static_cast<double>(value));
   double max_value = decode_magnitude(max_bits, f);

@@ -61,6 +61,19 @@ Tensor Tensor::from_i64(const std::vector<int64_t>& values) {
   return t;
 }
 
+Tensor Tensor::view(DataType dtype, std::vector<int64_t> dims, void* data) {
+  auto count = checked_element_count(dims);
+  if (!count) throw_error(StatusCode::kInvalidArgument, "invalid tensor dims " + dims_to_string(dims));
+  if (dtype == DataType::kString || dtype_size(dtype) == 0)
+    throw_error(StatusCode::kInvalidArgument, "cannot view memory as a " + std::string(dtype_name(dtype)) + " tensor");
+  Tensor t;
+  t.dtype_ = dtype;
+  t.dims_ = std::move(dims);
+  t.numel_ = *count;
+  t.storage_ = std::shared_ptr<uint8_t>(static_cast<uint8_t*>(data), [](uint8_t*) {});
+  return t;
+}
+
 Tensor Tensor::reshaped(std::vector<int64_t> dims) const {
   auto count = checked_element_count(dims);
   if (!count || *count != numel_)

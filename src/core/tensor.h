@@ -30,6 +30,9 @@ class Tensor {
   static Tensor scalar_f32(float v);
   static Tensor scalar_i64(int64_t v);
   static Tensor from_i64(const std::vector<int64_t>& values);  // 1-D int64
+  // A non-owning view of `data` (the caller keeps it alive and large enough); for runtimes
+  // that hand arena memory to the reference kernels. Not for strings.
+  static Tensor view(DataType dtype, std::vector<int64_t> dims, void* data);
 
   bool defined() const { return dtype_ != DataType::kUndefined; }
   DataType dtype() const { return dtype_; }

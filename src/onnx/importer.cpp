@@ -7,6 +7,7 @@
 #include <google/protobuf/io/coded_stream.h>
 
 #include "ir/verifier.h"
+#include "onnx/function_inliner.h"
 #include "onnx/onnx-ml.pb.h"
 #include "onnx/tensor_proto.h"
 #include "onnx/type_proto.h"
@@ -202,12 +203,14 @@ Status GraphImporter::import_graph(const onnx::GraphProto& gp, ir::Graph& g, int
   return g.topological_sort();
 }
 
-Result<ir::Model> import_model(const onnx::ModelProto& mp, const std::string& base_dir, const ImportOptions& options) {
+Result<ir::Model> import_model(onnx::ModelProto& mp, const std::string& base_dir, const ImportOptions& options) {
   ir::Model model;
   model.ir_version = mp.ir_version();
   model.producer_name = mp.producer_name();
   model.producer_version = mp.producer_version();
   if (!mp.has_graph()) return invalid_model("the model has no graph");
+  // Functions first: inlining may add the functions' opset imports to the model's.
+  KILN_RETURN_IF_ERROR(inline_functions(mp));
   ir::Graph& g = *model.graph;
   if (mp.opset_import_size() == 0 && mp.ir_version() >= 3) return invalid_model("the model imports no opset");
   for (const auto& op : mp.opset_import()) {

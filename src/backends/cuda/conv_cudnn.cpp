@@ -1,0 +1,163 @@
+// cuda.cudnn.conv: 2-D convolutions (groups, dilations, strides, asymmetric pads, bias) through
+// the cuDNN graph API (cuDNN frontend headers), the bias add fused into the same cuDNN graph.
+// The execution plan is built when the kernel is created (engine load).
+#include <cudnn_frontend.h>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_handles.h"
+#include "backends/cuda/tactic_util.h"
+#include "runtime/tactic.h"
+
+namespace kiln::cuda {
+namespace {
+
+namespace fe = cudnn_frontend;
+
+struct ConvGeometry {
+  int64_t n, c, h, w, k, r, s, oh, ow, groups;
+  std::vector<int64_t> pad_begin, pad_end, stride, dilation;
+  bool bias = false;
+};
+
+std::vector<int64_t> packed_nchw_strides(const std::vector<int64_t>& d) {
+  return {d[1] * d[2] * d[3], d[2] * d[3], d[3], 1};
+}
+
+fe::DataType_t fe_type(DataType dt) {
+  switch (dt) {
+    case DataType::kFloat16: return fe::DataType_t::HALF;
+    case DataType::kBFloat16: return fe::DataType_t::BFLOAT16;
+    default: return fe::DataType_t::FLOAT;
+  }
+}
+
+// Reads the node's geometry; false when the form is not one this tactic handles.
+bool geometry(const ir::Node& n, ConvGeometry& g) {
+  if (n.op_type() != "Conv" || !n.domain().empty() || !all_static(n) || !n.input(0) || !n.input(1)) return false;
+  auto x = dims_of(n.input(0)), wt = dims_of(n.input(1)), y = dims_of(n.output(0));
+  if (x.size() != 4 || wt.size() != 4 || y.size() != 4) return false;
+  DataType dt = dtype_of(n.output(0));
+  if (!is_kernel_float(dt) || dtype_of(n.input(0)) != dt || dtype_of(n.input(1)) != dt) return false;
+  g = {x[0], x[1], x[2], x[3], wt[0], wt[2], wt[3], y[2], y[3], n.attrs().get_int("group", 1), {}, {}, {}, {}, false};
+  if (g.groups < 1 || g.c != wt[1] * g.groups || g.k % g.groups != 0) return false;
+  g.stride = n.attrs().get_ints("strides", {1, 1});
+  g.dilation = n.attrs().get_ints("dilations", {1, 1});
+  if (g.stride.size() != 2 || g.dilation.size() != 2) return false;
+  std::string auto_pad = n.attrs().get_string("auto_pad", "NOTSET");
+  if (auto_pad == "NOTSET") {
+    auto pads = n.attrs().get_ints("pads", {0, 0, 0, 0});
+    if (pads.size() != 4) return false;
+    g.pad_begin = {pads[0], pads[1]};
+    g.pad_end = {pads[2], pads[3]};
+  } else if (auto_pad == "VALID") {
+    g.pad_begin = g.pad_end = {0, 0};
+  } else {  // SAME_UPPER / SAME_LOWER: total padding from the output size
+    int64_t in[2] = {g.h, g.w}, out[2] = {g.oh, g.ow}, kernel[2] = {g.r, g.s};
+    for (int i = 0; i < 2; ++i) {
+      int64_t total = std::max<int64_t>(0, (out[i] - 1) * g.stride[i] + (kernel[i] - 1) * g.dilation[i] + 1 - in[i]);
+      int64_t small = total / 2, large = total - small;
+      g.pad_begin.push_back(auto_pad == "SAME_UPPER" ? small : large);
+      g.pad_end.push_back(auto_pad == "SAME_UPPER" ? large : small);
+    }
+  }
+  if (const ir::Value* b = n.input(2)) {
+    auto bd = dims_of(b);
+    if (bd.size() != 1 || bd[0] != g.k || dtype_of(b) != dt) return false;
+    g.bias = true;
+  }
+  return true;
+}
+
+class ConvKernel : public runtime::Kernel {
+ public:
+  Status init(const ConvGeometry& g, DataType dt) {
+    bias_ = g.bias;
+    graph_ = std::make_shared<fe::graph::Graph>();
+    graph_->set_io_data_type(fe_type(dt))
+        .set_intermediate_data_type(fe::DataType_t::FLOAT)
+        .set_compute_data_type(fe::DataType_t::FLOAT);
+    std::vector<int64_t> xd = {g.n, g.c, g.h, g.w}, wd = {g.k, g.c / g.groups, g.r, g.s}, yd = {g.n, g.k, g.oh, g.ow};
+    x_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("x").set_dim(xd).set_stride(packed_nchw_strides(xd)));
+    w_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("w").set_dim(wd).set_stride(packed_nchw_strides(wd)));
+    auto conv = fe::graph::Conv_fprop_attributes()
+                    .set_pre_padding(g.pad_begin)
+                    .set_post_padding(g.pad_end)
+                    .set_stride(g.stride)
+                    .set_dilation(g.dilation);
+    y_ = graph_->conv_fprop(x_, w_, conv);
+    if (g.bias) {
+      b_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("b").set_dim({1, g.k, 1, 1}).set_stride({g.k, 1, 1, 1}));
+      y_ = graph_->pointwise(y_, b_, fe::graph::Pointwise_attributes().set_mode(fe::PointwiseMode_t::ADD));
+    }
+    y_->set_output(true).set_dim(yd).set_stride(packed_nchw_strides(yd)).set_data_type(fe_type(dt));
+    auto handles = handles_for({});
+    if (!handles.is_ok()) return handles.status();
+    cudnnHandle_t handle = (*handles)->cudnn;
+    std::lock_guard<std::mutex> guard(*(*handles)->lock);
+    auto check = [](fe::error_t e, const char* step) -> Status {
+      if (e.is_good()) return Status::ok();
+      return unsupported(std::string("cuDNN ") + step + ": " + e.get_message());
+    };
+    KILN_RETURN_IF_ERROR(check(graph_->validate(), "validate"));
+    KILN_RETURN_IF_ERROR(check(graph_->build_operation_graph(handle), "build_operation_graph"));
+    KILN_RETURN_IF_ERROR(check(graph_->create_execution_plans({fe::HeurMode_t::A}), "create_execution_plans"));
+    KILN_RETURN_IF_ERROR(check(graph_->check_support(handle), "check_support"));
+    KILN_RETURN_IF_ERROR(check(graph_->build_plans(handle), "build_plans"));
+    int64_t ws = 0;
+    KILN_RETURN_IF_ERROR(check(graph_->get_workspace_size(ws), "get_workspace_size"));
+    workspace_ = static_cast<size_t>(ws);
+    return Status::ok();
+  }
+
+  size_t workspace() const { return workspace_; }
+
+  Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
+                 const runtime::LaunchContext& launch) const override {
+    if (launch.workspace_bytes < workspace_) return internal_error("cuda.cudnn.conv: workspace too small");
+    KILN_ASSIGN_OR_RETURN(CudaHandles* handles, handles_for(launch));
+    std::unique_lock<std::mutex> guard;
+    if (handles->lock) guard = std::unique_lock<std::mutex>(*handles->lock);
+    KILN_CUDNN_CHECK(cudnnSetStream(handles->cudnn, static_cast<cudaStream_t>(launch.stream)));
+    std::unordered_map<int64_t, void*> pack = {
+        {x_->get_uid(), in[0].data}, {w_->get_uid(), in[1].data}, {y_->get_uid(), out[0].data}};
+    if (bias_) pack[b_->get_uid()] = in[2].data;
+    fe::error_t e = graph_->execute(handles->cudnn, pack, launch.workspace);
+    if (!e.is_good()) return internal_error(std::string("cuDNN execute: ") + e.get_message());
+    return Status::ok();
+  }
+
+ private:
+  std::shared_ptr<fe::graph::Graph> graph_;
+  std::shared_ptr<fe::graph::Tensor_attributes> x_, w_, b_, y_;
+  bool bias_ = false;
+  size_t workspace_ = 0;
+};
+
+class ConvTactic : public runtime::Tactic {
+ public:
+  std::string_view id() const override { return "cuda.cudnn.conv"; }
+  runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+  bool supports(const ir::Node& n) const override {
+    ConvGeometry g;
+    return geometry(n, g);
+  }
+  size_t workspace_bytes(const runtime::KernelSpec& spec) const override {
+    // The exact need is known once the plan is built; engines reserve this upper bound.
+    return size_t{64} << 20;
+  }
+  Result<std::unique_ptr<runtime::Kernel>> create(const runtime::KernelSpec& spec) const override {
+    ConvGeometry g;
+    if (!geometry(*spec.node, g)) return unsupported(spec.node->describe() + ": not a supported convolution");
+    auto kernel = std::make_unique<ConvKernel>();
+    KILN_RETURN_IF_ERROR(kernel->init(g, dtype_of(spec.node->output(0))).with_context(spec.node->describe()));
+    if (kernel->workspace() > (size_t{64} << 20))
+      return unsupported(spec.node->describe() + ": cuDNN plan needs more than 64 MiB of workspace");
+    return std::unique_ptr<runtime::Kernel>(std::move(kernel));
+  }
+};
+
+}  // namespace
+
+KILN_REGISTER_TACTIC(CudnnConv, std::make_unique<ConvTactic>());
+
+}  // namespace kiln::cuda

@@ -1,0 +1,34 @@
+#include "backends/cuda/cuda_handles.h"
+
+#include "backends/cuda/cuda_check.h"
+
+namespace kiln::cuda {
+
+Result<CudaHandles*> create_handles() {
+  auto* h = new CudaHandles();
+  cudnnStatus_t st = cudnnCreate(&h->cudnn);
+  if (st != CUDNN_STATUS_SUCCESS) {
+    delete h;
+    return cudnn_status(st, "cudnnCreate");
+  }
+  return h;
+}
+
+void destroy_handles(CudaHandles* handles) {
+  if (!handles) return;
+  if (handles->cudnn) cudnnDestroy(handles->cudnn);
+  delete handles;
+}
+
+Result<CudaHandles*> handles_for(const runtime::LaunchContext& launch) {
+  if (launch.backend_state) return static_cast<CudaHandles*>(launch.backend_state);
+  static std::mutex lock;
+  static Result<CudaHandles*> shared = [] {
+    auto h = create_handles();
+    if (h.is_ok()) (*h)->lock = &lock;
+    return h;
+  }();
+  return shared;
+}
+
+}  // namespace kiln::cuda

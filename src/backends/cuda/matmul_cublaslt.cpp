@@ -1,0 +1,184 @@
+// cuda.cublaslt.matmul: MatMul and Gemm through cuBLASLt (float32 with optional TF32, float16,
+// bfloat16; FP32 accumulation), the bias of Gemm fused as a cuBLASLt epilogue.
+// Row-major trick: a row-major [M,K]x[K,N] product is the column-major [N,K]x[K,M] product, so
+// ONNX's A and B are passed swapped and no data is transposed.
+#include <mutex>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/tactic_util.h"
+#include "runtime/tactic.h"
+
+namespace kiln::cuda {
+namespace {
+
+constexpr size_t kWorkspaceBytes = size_t{32} << 20;
+
+Result<cublasLtHandle_t> shared_handle() {
+  static std::once_flag once;
+  static cublasLtHandle_t handle = nullptr;
+  static cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
+  std::call_once(once, [] { status = cublasLtCreate(&handle); });
+  if (status != CUBLAS_STATUS_SUCCESS) return cublas_status(status, "cublasLtCreate");
+  return handle;
+}
+
+cudaDataType_t cuda_type(DataType dt) {
+  switch (dt) {
+    case DataType::kFloat16: return CUDA_R_16F;
+    case DataType::kBFloat16: return CUDA_R_16BF;
+    default: return CUDA_R_32F;
+  }
+}
+
+// The product as cuBLASLt sees it (column-major, A/B already swapped).
+struct GemmShape {
+  int64_t m = 0, n = 0, k = 0;  // column-major D[m, n] = op(A)[m, k] * op(B)[k, n]
+  bool trans_a = false, trans_b = false;
+  int64_t batch = 1, stride_a = 0, stride_b = 0, stride_d = 0;
+  float alpha = 1.f;
+  bool bias = false;
+};
+
+class MatmulKernel : public runtime::Kernel {
+ public:
+  MatmulKernel(GemmShape s, DataType dt, bool tf32) : s_(s), dt_(dt), tf32_(tf32) {}
+  ~MatmulKernel() override {
+    if (layout_a_) cublasLtMatrixLayoutDestroy(layout_a_);
+    if (layout_b_) cublasLtMatrixLayoutDestroy(layout_b_);
+    if (layout_d_) cublasLtMatrixLayoutDestroy(layout_d_);
+    if (desc_) cublasLtMatmulDescDestroy(desc_);
+  }
+
+  Status init() {
+    cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+    if (dt_ == DataType::kFloat32 && tf32_) compute = CUBLAS_COMPUTE_32F_FAST_TF32;
+    KILN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, compute, CUDA_R_32F));
+    cublasOperation_t ta = s_.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = s_.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+    KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+    if (s_.bias) {
+      cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+      KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+      cudaDataType_t bias_type = cuda_type(dt_);
+      KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
+    }
+    cudaDataType_t t = cuda_type(dt_);
+    auto make_layout = [&](cublasLtMatrixLayout_t& l, int64_t rows, int64_t cols, int64_t stride) -> Status {
+      KILN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, t, rows, cols, rows));
+      if (s_.batch > 1) {
+        int32_t count = static_cast<int32_t>(s_.batch);
+        KILN_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+        KILN_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+      }
+      return Status::ok();
+    };
+    KILN_RETURN_IF_ERROR(make_layout(layout_a_, s_.trans_a ? s_.k : s_.m, s_.trans_a ? s_.m : s_.k, s_.stride_a));
+    KILN_RETURN_IF_ERROR(make_layout(layout_b_, s_.trans_b ? s_.n : s_.k, s_.trans_b ? s_.k : s_.n, s_.stride_b));
+    KILN_RETURN_IF_ERROR(make_layout(layout_d_, s_.m, s_.n, s_.stride_d));
+    KILN_ASSIGN_OR_RETURN(cublasLtHandle_t handle, shared_handle());
+    cublasLtMatmulPreference_t pref;
+    KILN_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    size_t ws = kWorkspaceBytes;
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+    int found = 0;
+    cublasLtMatmulHeuristicResult_t result{};
+    cublasStatus_t st =
+        cublasLtMatmulAlgoGetHeuristic(handle, desc_, layout_a_, layout_b_, layout_d_, layout_d_, pref, 1, &result, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (st != CUBLAS_STATUS_SUCCESS) return cublas_status(st, "cublasLtMatmulAlgoGetHeuristic");
+    if (found == 0) return unsupported("cuBLASLt has no algorithm for this matrix product");
+    algo_ = result.algo;
+    return Status::ok();
+  }
+
+  Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
+                 const runtime::LaunchContext& launch) const override {
+    KILN_ASSIGN_OR_RETURN(cublasLtHandle_t handle, shared_handle());
+    if (s_.bias) {
+      const void* bias = in[2].data;
+      KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+    }
+    float beta = 0.f;
+    // Swapped: cuBLASLt's A is ONNX's B.
+    KILN_CUBLAS_CHECK(cublasLtMatmul(handle, desc_, &s_.alpha, in[1].data, layout_a_, in[0].data, layout_b_, &beta,
+                                     out[0].data, layout_d_, out[0].data, layout_d_, &algo_, launch.workspace,
+                                     launch.workspace_bytes, static_cast<cudaStream_t>(launch.stream)));
+    return Status::ok();
+  }
+
+ private:
+  GemmShape s_;
+  DataType dt_;
+  bool tf32_;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  cublasLtMatrixLayout_t layout_a_ = nullptr, layout_b_ = nullptr, layout_d_ = nullptr;
+  cublasLtMatmulAlgo_t algo_{};
+};
+
+// Fills the column-major problem for a node; false when the node's form is not supported.
+bool describe(const ir::Node& n, GemmShape& s) {
+  if (!all_static(n) || !n.input(0) || !n.input(1)) return false;
+  DataType dt = dtype_of(n.output(0));
+  if (!is_kernel_float(dt) || dtype_of(n.input(0)) != dt || dtype_of(n.input(1)) != dt) return false;
+  auto a = dims_of(n.input(0)), b = dims_of(n.input(1));
+  if (n.op_type() == "Gemm") {
+    if (a.size() != 2 || b.size() != 2) return false;
+    bool ta = n.attrs().get_int("transA", 0) != 0, tb = n.attrs().get_int("transB", 0) != 0;
+    int64_t M = ta ? a[1] : a[0], K = ta ? a[0] : a[1], N = tb ? b[0] : b[1];
+    s = GemmShape{N, M, K, tb, ta, 1, 0, 0, 0, n.attrs().get_float("alpha", 1.f), false};
+    if (const ir::Value* c = n.input(2)) {
+      auto cd = dims_of(c);
+      bool vector = (cd.size() == 1 && cd[0] == N) || (cd.size() == 2 && cd[0] == 1 && cd[1] == N);
+      if (!vector || n.attrs().get_float("beta", 1.f) != 1.f || dtype_of(c) != dt) return false;
+      s.bias = true;
+    }
+    return true;
+  }
+  if (n.op_type() != "MatMul" || a.size() < 2 || b.size() < 2) return false;
+  int64_t K = a.back(), N = b.back();
+  if (b[b.size() - 2] != K) return false;
+  if (b.size() == 2) {  // weights: fold every leading dim of A into M
+    int64_t M = 1;
+    for (size_t i = 0; i + 1 < a.size(); ++i) M *= a[i];
+    s = GemmShape{N, M, K, false, false, 1, 0, 0, 0, 1.f, false};
+    return true;
+  }
+  // Batched: identical leading dims only (broadcast batches are not supported yet).
+  if (a.size() != b.size()) return false;
+  int64_t batch = 1;
+  for (size_t i = 0; i + 2 < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+    batch *= a[i];
+  }
+  int64_t M = a[a.size() - 2];
+  s = GemmShape{N, M, K, false, false, batch, K * N, M * K, M * N, 1.f, false};
+  return true;
+}
+
+class MatmulTactic : public runtime::Tactic {
+ public:
+  std::string_view id() const override { return "cuda.cublaslt.matmul"; }
+  runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+  bool supports(const ir::Node& n) const override {
+    GemmShape s;
+    return n.domain().empty() && describe(n, s);
+  }
+  size_t workspace_bytes(const runtime::KernelSpec&) const override { return kWorkspaceBytes; }
+  Result<std::unique_ptr<runtime::Kernel>> create(const runtime::KernelSpec& spec) const override {
+    GemmShape s;
+    if (!describe(*spec.node, s)) return unsupported(spec.node->describe() + ": not a supported matrix product");
+    auto kernel = std::make_unique<MatmulKernel>(s, dtype_of(spec.node->output(0)), spec.params == "tf32");
+    KILN_RETURN_IF_ERROR(kernel->init().with_context(spec.node->describe()));
+    return std::unique_ptr<runtime::Kernel>(std::move(kernel));
+  }
+  std::vector<std::string> candidate_params(const ir::Node& n) const override {
+    if (dtype_of(n.output(0)) == DataType::kFloat32) return {"", "tf32"};
+    return {""};
+  }
+};
+
+}  // namespace
+
+KILN_REGISTER_TACTIC(CublasLtMatmul, std::make_unique<MatmulTactic>());
+
+}  // namespace kiln::cuda

@@ -1,0 +1,192 @@
+// cuda.pointwise: unary and binary elementwise ONNX ops (float32/float16/bfloat16) with numpy
+// broadcasting, computed in float registers. One kernel per node for now; fused chains come from
+// the elementwise-fusion pass.
+#include <cmath>
+#include <map>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/pointwise.cuh"
+#include "backends/cuda/pointwise_ops.h"
+#include "backends/cuda/tactic_util.h"
+#include "ops/common/broadcast.h"
+#include "runtime/tactic.h"
+
+namespace kiln::cuda {
+namespace {
+
+template <typename T>
+__global__ void pointwise_kernel(const T* a, const T* b, T* out, int64_t n, IndexMap map, bool contiguous,
+                                 PointwiseOp op, PointwiseParams p) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int64_t off[2] = {i, i};
+    if (!contiguous) broadcast_offsets(map, i, b ? 2 : 1, off);
+    float x = to_float(a[off[0]]);
+    float y = b ? to_float(b[off[1]]) : 0.f;
+    out[i] = from_float<T>(apply_pointwise(op, x, y, p));
+  }
+}
+
+int grid_for(int64_t n) {
+  int64_t blocks = (n + 255) / 256;
+  return static_cast<int>(blocks < 132 * 32 ? (blocks > 0 ? blocks : 1) : 132 * 32);
+}
+
+const std::map<std::string, PointwiseOp>& binary_ops() {
+  static const std::map<std::string, PointwiseOp> m = {
+      {"Add", PointwiseOp::kAdd}, {"Sub", PointwiseOp::kSub}, {"Mul", PointwiseOp::kMul},
+      {"Div", PointwiseOp::kDiv}, {"Pow", PointwiseOp::kPow}, {"Max", PointwiseOp::kMax},
+      {"Min", PointwiseOp::kMin}, {"PRelu", PointwiseOp::kPRelu}};
+  return m;
+}
+
+const std::map<std::string, PointwiseOp>& unary_ops() {
+  static const std::map<std::string, PointwiseOp> m = {
+      {"Identity", PointwiseOp::kIdentity}, {"Relu", PointwiseOp::kRelu}, {"Sigmoid", PointwiseOp::kSigmoid},
+      {"Tanh", PointwiseOp::kTanh}, {"Exp", PointwiseOp::kExp}, {"Log", PointwiseOp::kLog},
+      {"Sqrt", PointwiseOp::kSqrt}, {"Abs", PointwiseOp::kAbs}, {"Neg", PointwiseOp::kNeg},
+      {"Erf", PointwiseOp::kErf}, {"Reciprocal", PointwiseOp::kReciprocal}, {"Gelu", PointwiseOp::kGelu},
+      {"LeakyRelu", PointwiseOp::kLeakyRelu}, {"HardSigmoid", PointwiseOp::kHardSigmoid},
+      {"HardSwish", PointwiseOp::kHardSwish}, {"Clip", PointwiseOp::kClip}, {"Softplus", PointwiseOp::kSoftplus},
+      {"Elu", PointwiseOp::kElu}, {"Ceil", PointwiseOp::kCeil}, {"Floor", PointwiseOp::kFloor},
+      {"Sin", PointwiseOp::kSin}, {"Cos", PointwiseOp::kCos}, {"Softsign", PointwiseOp::kSoftsign},
+      {"Selu", PointwiseOp::kSelu}, {"Celu", PointwiseOp::kCelu}, {"Mish", PointwiseOp::kMish},
+      {"Swish", PointwiseOp::kSwish}, {"ThresholdedRelu", PointwiseOp::kThresholdedRelu},
+      {"Round", PointwiseOp::kRound}, {"Sign", PointwiseOp::kSign}};
+  return m;
+}
+
+// A constant scalar input (Clip's min/max) as float; `fallback` when the input is omitted.
+bool constant_scalar(const ir::Node& n, size_t i, float fallback, float& out) {
+  const ir::Value* v = n.input(i);
+  if (!v) {
+    out = fallback;
+    return true;
+  }
+  if (!v->is_constant() || v->constant().numel() != 1) return false;
+  out = static_cast<float>(v->constant().to_f64()[0]);
+  return true;
+}
+
+bool params_for(const ir::Node& n, PointwiseOp op, PointwiseParams& p) {
+  const auto& a = n.attrs();
+  switch (op) {
+    case PointwiseOp::kLeakyRelu: p.alpha = a.get_float("alpha", 0.01f); return true;
+    case PointwiseOp::kHardSigmoid: p.alpha = a.get_float("alpha", 0.2f); p.beta = a.get_float("beta", 0.5f); return true;
+    case PointwiseOp::kElu: p.alpha = a.get_float("alpha", 1.f); return true;
+    case PointwiseOp::kCelu: p.alpha = a.get_float("alpha", 1.f); return true;
+    case PointwiseOp::kSwish: p.alpha = a.get_float("alpha", 1.f); return true;
+    case PointwiseOp::kThresholdedRelu: p.alpha = a.get_float("alpha", 1.f); return true;
+    case PointwiseOp::kSelu:
+      p.alpha = a.get_float("alpha", 1.67326319217681884765625f);
+      p.beta = a.get_float("gamma", 1.05070102214813232421875f);
+      return true;
+    case PointwiseOp::kClip:
+      if (a.has("min") || a.has("max")) {  // opset < 11
+        p.alpha = a.get_float("min", -INFINITY);
+        p.beta = a.get_float("max", INFINITY);
+        return true;
+      }
+      return constant_scalar(n, 1, -INFINITY, p.alpha) && constant_scalar(n, 2, INFINITY, p.beta);
+    default: return true;
+  }
+}
+
+class PointwiseKernel : public runtime::Kernel {
+ public:
+  PointwiseKernel(PointwiseOp op, PointwiseParams p, DataType dt, IndexMap map, bool contiguous, bool binary)
+      : op_(op), p_(p), dt_(dt), map_(map), contiguous_(contiguous), binary_(binary) {}
+
+  Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
+                 const runtime::LaunchContext& launch) const override {
+    auto stream = static_cast<cudaStream_t>(launch.stream);
+    int64_t n = out[0].numel();
+    if (n == 0) return Status::ok();
+    switch (dt_) {
+      case DataType::kFloat32: launch_typed<float>(in, out, n, stream); break;
+      case DataType::kFloat16: launch_typed<__half>(in, out, n, stream); break;
+      case DataType::kBFloat16: launch_typed<__nv_bfloat16>(in, out, n, stream); break;
+      default: return internal_error("cuda.pointwise: unexpected dtype");
+    }
+    KILN_CUDA_CHECK_LAUNCH();
+    return Status::ok();
+  }
+
+ private:
+  template <typename T>
+  void launch_typed(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out, int64_t n,
+                    cudaStream_t stream) const {
+    const T* b = binary_ ? static_cast<const T*>(in[1].data) : nullptr;
+    pointwise_kernel<T><<<grid_for(n), 256, 0, stream>>>(static_cast<const T*>(in[0].data), b,
+                                                          static_cast<T*>(out[0].data), n, map_, contiguous_, op_, p_);
+  }
+
+  PointwiseOp op_;
+  PointwiseParams p_;
+  DataType dt_;
+  IndexMap map_;
+  bool contiguous_, binary_;
+};
+
+class PointwiseTactic : public runtime::Tactic {
+ public:
+  std::string_view id() const override { return "cuda.pointwise"; }
+  runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+
+  bool supports(const ir::Node& n) const override {
+    if (!n.domain().empty() || !all_static(n) || n.num_outputs() != 1) return false;
+    PointwiseOp op;
+    bool binary;
+    if (!lookup(n, op, binary)) return false;
+    DataType dt = dtype_of(n.output(0));
+    if (!is_kernel_float(dt) || dtype_of(n.input(0)) != dt) return false;
+    if (binary && (!n.input(1) || dtype_of(n.input(1)) != dt)) return false;
+    if (dims_of(n.output(0)).size() > static_cast<size_t>(kMaxRank)) return false;
+    PointwiseParams p;
+    return params_for(n, op, p);
+  }
+
+  Result<std::unique_ptr<runtime::Kernel>> create(const runtime::KernelSpec& spec) const override {
+    const ir::Node& n = *spec.node;
+    PointwiseOp op;
+    bool binary;
+    lookup(n, op, binary);
+    PointwiseParams p;
+    params_for(n, op, p);
+    auto out_dims = dims_of(n.output(0));
+    IndexMap map;
+    map.rank = static_cast<int>(out_dims.size());
+    bool contiguous = true;
+    for (int k = 0; k < (binary ? 2 : 1); ++k) {
+      auto in_dims = dims_of(n.input(k));
+      contiguous &= in_dims == out_dims;
+      auto strides = ops::broadcast_strides(in_dims, out_dims);
+      for (int d = 0; d < map.rank; ++d) map.strides[k][d] = strides[d];
+    }
+    for (int d = 0; d < map.rank; ++d) map.dims[d] = out_dims[d];
+    return std::unique_ptr<runtime::Kernel>(
+        new PointwiseKernel(op, p, dtype_of(n.output(0)), map, contiguous, binary));
+  }
+
+ private:
+  static bool lookup(const ir::Node& n, PointwiseOp& op, bool& binary) {
+    auto b = binary_ops().find(n.op_type());
+    if (b != binary_ops().end() && n.num_inputs() == 2) {
+      op = b->second;
+      binary = true;
+      return true;
+    }
+    auto u = unary_ops().find(n.op_type());
+    if (u == unary_ops().end()) return false;
+    op = u->second;
+    if (op == PointwiseOp::kGelu && n.attrs().get_string("approximate", "none") == "tanh") op = PointwiseOp::kGeluTanh;
+    binary = false;
+    return true;
+  }
+};
+
+}  // namespace
+
+KILN_REGISTER_TACTIC(CudaPointwise, std::make_unique<PointwiseTactic>());
+
+}  // namespace kiln::cuda

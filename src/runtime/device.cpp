@@ -1,0 +1,93 @@
+#include "runtime/device.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+namespace kiln::runtime {
+
+Result<void*> CpuDevice::allocate(size_t bytes) {
+  size_t rounded = (bytes + 63) / 64 * 64;
+  if (rounded < bytes) return Status(StatusCode::kOutOfMemory, "host allocation size overflows");
+  if (rounded == 0) rounded = 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) return Status(StatusCode::kOutOfMemory, "out of host memory allocating " + std::to_string(bytes) + " bytes");
+  return p;
+}
+
+void CpuDevice::free(void* ptr) { std::free(ptr); }
+
+Status CpuDevice::copy_host_to_device(void* dst, const void* src, size_t bytes, Stream) {
+  if (bytes) std::memcpy(dst, src, bytes);
+  return Status::ok();
+}
+Status CpuDevice::copy_device_to_host(void* dst, const void* src, size_t bytes, Stream) {
+  if (bytes) std::memcpy(dst, src, bytes);
+  return Status::ok();
+}
+Status CpuDevice::copy_device_to_device(void* dst, const void* src, size_t bytes, Stream) {
+  if (bytes && dst != src) std::memmove(dst, src, bytes);
+  return Status::ok();
+}
+Status CpuDevice::memset_zero(void* dst, size_t bytes, Stream) {
+  if (bytes) std::memset(dst, 0, bytes);
+  return Status::ok();
+}
+
+namespace {
+std::mutex& factory_mutex() {
+  static std::mutex m;
+  return m;
+}
+DeviceFactory& factory_slot(Backend b) {
+  static DeviceFactory slots[2] = {nullptr, nullptr};
+  return slots[static_cast<int>(b) & 1];
+}
+}  // namespace
+
+void register_device_factory(Backend backend, DeviceFactory factory) {
+  std::lock_guard<std::mutex> lock(factory_mutex());
+  factory_slot(backend) = factory;
+}
+
+Result<std::shared_ptr<Device>> make_device(Backend backend) {
+  DeviceFactory f = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(factory_mutex());
+    f = factory_slot(backend);
+  }
+  if (f) return f();
+  if (backend == Backend::kCpu) return std::shared_ptr<Device>(std::make_shared<CpuDevice>());
+  return unsupported(std::string("backend '") + backend_name(backend) + "' is not available in this build");
+}
+
+Result<DeviceBuffer> DeviceBuffer::allocate(std::shared_ptr<Device> device, size_t bytes) {
+  KILN_ASSIGN_OR_RETURN(void* p, device->allocate(bytes));
+  DeviceBuffer b;
+  b.device_ = std::move(device);
+  b.ptr_ = p;
+  b.bytes_ = bytes;
+  return b;
+}
+
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
+  if (this != &o) {
+    reset();
+    device_ = std::move(o.device_);
+    ptr_ = o.ptr_;
+    bytes_ = o.bytes_;
+    o.ptr_ = nullptr;
+    o.bytes_ = 0;
+  }
+  return *this;
+}
+
+void DeviceBuffer::reset() {
+  if (ptr_ && device_) device_->free(ptr_);
+  ptr_ = nullptr;
+  bytes_ = 0;
+  device_.reset();
+}
+
+}  // namespace kiln::runtime

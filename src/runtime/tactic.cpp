@@ -1,0 +1,41 @@
+#include "runtime/tactic.h"
+
+namespace kiln::runtime {
+
+const char* backend_name(Backend b) {
+  switch (b) {
+    case Backend::kCpu: return "cpu";
+    case Backend::kCuda: return "cuda";
+  }
+  return "unknown";
+}
+
+int64_t TensorRef::numel() const {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+size_t TensorRef::nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+
+TacticRegistry& TacticRegistry::global() {
+  static TacticRegistry registry;
+  return registry;
+}
+
+void TacticRegistry::add(std::unique_ptr<Tactic> tactic) { tactics_.push_back(std::move(tactic)); }
+
+const Tactic* TacticRegistry::find(std::string_view id) const {
+  for (const auto& t : tactics_)
+    if (t->id() == id) return t.get();
+  return nullptr;
+}
+
+std::vector<const Tactic*> TacticRegistry::candidates(Backend backend, const ir::Node& node) const {
+  std::vector<const Tactic*> out;
+  for (const auto& t : tactics_)
+    if (t->backend() == backend && t->supports(node)) out.push_back(t.get());
+  return out;
+}
+
+}  // namespace kiln::runtime

@@ -1,0 +1,203 @@
+// Every CUDA tactic against the CPU reference on fresh random inputs. Runs on the GPU machine
+// only (tests/gpu/run_gpu_tests.sh), not in CI.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "backends/cpu/interpreter.h"
+#include "core/float_types.h"
+#include "io/random_inputs.h"
+#include "op_case.h"
+#include "ops/shape_inference.h"
+#include "runtime/tactic.h"
+
+namespace kiln::gpu_test {
+
+std::shared_ptr<ir::Graph> build_graph(const OpCase& c) {
+  auto g = std::make_shared<ir::Graph>("case");
+  g->set_opset("", c.opset);
+  std::vector<ir::Value*> ins;
+  size_t runtime_index = 0;
+  size_t total = c.inputs.size() + c.constants.size();
+  for (size_t i = 0; i < total; ++i) {
+    auto it = c.constants.find(i);
+    if (it != c.constants.end()) {
+      ins.push_back(g->add_constant("c" + std::to_string(i), it->second));
+    } else {
+      const auto& [dt, dims] = c.inputs.at(runtime_index++);
+      ir::Value* v = g->add_value("x" + std::to_string(i), ir::ValueType::tensor(dt, Shape::from_dims(dims)));
+      g->inputs().push_back(v);
+      ins.push_back(v);
+    }
+  }
+  ir::Value* out = g->add_value("y", ir::ValueType::unknown());
+  ir::Node* node = g->add_node(c.op_type, ins, {out}, "node");
+  if (c.set_attrs) c.set_attrs(*node);
+  g->outputs().push_back(out);
+  Status st = ops::infer_shapes(*g);
+  EXPECT_TRUE(st.is_ok()) << st.to_string();
+  return g;
+}
+
+namespace {
+
+double max_abs(const std::vector<double>& v) {
+  double m = 0;
+  for (double x : v) m = std::max(m, std::fabs(x));
+  return m;
+}
+
+void run_case(const OpCase& c) {
+  SCOPED_TRACE(c.name);
+  auto graph = build_graph(c);
+  const ir::Node& node = *graph->nodes()[0];
+  ASSERT_TRUE(node.output(0)->type().has_static_shape()) << "shape inference left the output dynamic";
+  auto candidates = runtime::TacticRegistry::global().candidates(runtime::Backend::kCuda, node);
+  ASSERT_FALSE(candidates.empty()) << "no CUDA tactic supports " << node.describe();
+
+  auto inputs = io::random_inputs(*graph, /*seed=*/std::hash<std::string>{}(c.name));
+  ASSERT_TRUE(inputs.is_ok()) << inputs.status().to_string();
+  auto interp = cpu::Interpreter::create(graph);
+  ASSERT_TRUE(interp.is_ok()) << interp.status().to_string();
+  auto expected = (*interp)->run(*inputs);
+  ASSERT_TRUE(expected.is_ok()) << expected.status().to_string();
+  const Tensor& ref = (*expected)[0].tensor();
+
+  for (const runtime::Tactic* tactic : candidates) {
+    SCOPED_TRACE(std::string(tactic->id()));
+    runtime::KernelSpec spec{&node, ""};
+    for (const std::string& params : tactic->candidate_params(node)) {
+      spec.params = params;
+      auto kernel = tactic->create(spec);
+      ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+      std::vector<void*> buffers;
+      std::vector<runtime::TensorRef> in_refs;
+      for (const ir::Value* v : node.inputs()) {
+        runtime::TensorRef r;
+        if (v) {
+          const Tensor& host = v->is_constant() ? v->constant() : inputs->at(v->name()).tensor();
+          r.dtype = host.dtype();
+          r.dims = host.dims();
+          ASSERT_EQ(cudaMalloc(&r.data, std::max<size_t>(host.nbytes(), 1)), cudaSuccess);
+          ASSERT_EQ(cudaMemcpy(r.data, host.raw(), host.nbytes(), cudaMemcpyHostToDevice), cudaSuccess);
+          buffers.push_back(r.data);
+        }
+        in_refs.push_back(r);
+      }
+      runtime::TensorRef out_ref{ref.dtype(), ref.dims(), ir::Layout::kRowMajor, nullptr};
+      ASSERT_EQ(cudaMalloc(&out_ref.data, std::max<size_t>(ref.nbytes(), 1)), cudaSuccess);
+      ASSERT_EQ(cudaMemset(out_ref.data, 0xFF, ref.nbytes()), cudaSuccess);  // poison: NaN / -1
+      buffers.push_back(out_ref.data);
+      size_t ws_bytes = tactic->workspace_bytes(spec);
+      void* ws = nullptr;
+      if (ws_bytes) {
+        ASSERT_EQ(cudaMalloc(&ws, ws_bytes), cudaSuccess);
+      }
+      runtime::LaunchContext launch{nullptr, ws, ws_bytes, nullptr};
+      Status st = (*kernel)->enqueue(in_refs, {out_ref}, launch);
+      ASSERT_TRUE(st.is_ok()) << st.to_string();
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      Tensor got(ref.dtype(), ref.dims());
+      ASSERT_EQ(cudaMemcpy(got.raw(), out_ref.data, ref.nbytes(), cudaMemcpyDeviceToHost), cudaSuccess);
+      for (void* p : buffers) cudaFree(p);
+      if (ws) cudaFree(ws);
+      auto a = got.to_f64(), b = ref.to_f64();
+      double scale = std::max(max_abs(b), 1e-6), worst = 0;
+      for (size_t i = 0; i < a.size(); ++i) {
+        ASSERT_FALSE(std::isnan(a[i]) && !std::isnan(b[i])) << "element " << i << " was not written (NaN)";
+        worst = std::max(worst, std::fabs(a[i] - b[i]) / scale);
+      }
+      EXPECT_LE(worst, c.tolerance) << "max error relative to max|ref| " << worst << " (params '" << params << "')";
+    }
+  }
+}
+
+Tensor random_constant(DataType dt, std::vector<int64_t> dims, uint64_t seed) { return io::random_tensor(dt, dims, seed); }
+
+class CudaOps : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(CudaOps, MatchesCpuReference) { run_case(GetParam()); }
+
+std::vector<OpCase> pointwise_cases() {
+  std::vector<OpCase> cases;
+  for (DataType dt : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16}) {
+    double tol = dt == DataType::kFloat32 ? 1e-5 : (dt == DataType::kFloat16 ? 2e-3 : 1e-2);
+    std::string suffix = std::string("_") + std::string(dtype_name(dt));
+    for (const char* op : {"Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Neg", "Erf", "Softplus", "HardSwish"})
+      cases.push_back({std::string(op) + suffix, op, {{dt, {2, 3, 17, 5}}}, {}, nullptr, tol});
+    cases.push_back({"LeakyRelu" + suffix, "LeakyRelu", {{dt, {4, 1000}}}, {}, [](ir::Node& n) { n.attrs().set("alpha", 0.2f); }, tol});
+    cases.push_back({"Gelu" + suffix, "Gelu", {{dt, {4, 1000}}}, {}, nullptr, tol, 20});
+    for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
+      cases.push_back({std::string(op) + "_same" + suffix, op, {{dt, {3, 64, 9}}, {dt, {3, 64, 9}}}, {}, nullptr, tol});
+      cases.push_back({std::string(op) + "_bcast" + suffix, op, {{dt, {2, 8, 4, 4}}, {dt, {8, 1, 1}}}, {}, nullptr, tol});
+    }
+  }
+  return cases;
+}
+
+std::vector<OpCase> conv_cases() {
+  std::vector<OpCase> cases;
+  struct Geometry {
+    const char* name;
+    int64_t n, c, h, w, k, r, s, group, stride, pad, dilation;
+    bool bias;
+  };
+  const Geometry geometries[] = {
+      {"3x3", 2, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, true},
+      {"1x1_stride2", 2, 32, 15, 15, 64, 1, 1, 1, 2, 0, 1, false},
+      {"7x7_stem", 1, 3, 32, 32, 16, 7, 7, 1, 2, 3, 1, true},
+      {"depthwise", 2, 32, 12, 12, 32, 3, 3, 32, 1, 1, 1, true},
+      {"grouped_dilated", 1, 16, 20, 20, 32, 3, 3, 4, 1, 2, 2, false},
+  };
+  for (DataType dt : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16}) {
+    double tol = dt == DataType::kFloat32 ? 2e-3 : (dt == DataType::kFloat16 ? 4e-3 : 2e-2);
+    for (const auto& g : geometries) {
+      OpCase c;
+      c.name = std::string("Conv_") + g.name + "_" + std::string(dtype_name(dt));
+      c.op_type = "Conv";
+      c.inputs = {{dt, {g.n, g.c, g.h, g.w}}};
+      c.constants[1] = random_constant(dt, {g.k, g.c / g.group, g.r, g.s}, 11);
+      if (g.bias) c.constants[2] = random_constant(dt, {g.k}, 12);
+      Geometry geo = g;
+      c.set_attrs = [geo](ir::Node& n) {
+        n.attrs().set("group", geo.group);
+        n.attrs().set("strides", std::vector<int64_t>{geo.stride, geo.stride});
+        n.attrs().set("pads", std::vector<int64_t>{geo.pad, geo.pad, geo.pad, geo.pad});
+        n.attrs().set("dilations", std::vector<int64_t>{geo.dilation, geo.dilation});
+      };
+      c.tolerance = tol;
+      cases.push_back(c);
+    }
+  }
+  return cases;
+}
+
+std::vector<OpCase> matmul_cases() {
+  std::vector<OpCase> cases;
+  for (DataType dt : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16}) {
+    double tol = dt == DataType::kFloat32 ? 2e-3 : (dt == DataType::kFloat16 ? 4e-3 : 2e-2);
+    std::string sfx = "_" + std::string(dtype_name(dt));
+    OpCase weights{"MatMul_weights" + sfx, "MatMul", {{dt, {4, 7, 96}}}, {}, nullptr, tol};
+    weights.constants[1] = random_constant(dt, {96, 130}, 21);
+    cases.push_back(weights);
+    cases.push_back({"MatMul_batched" + sfx, "MatMul", {{dt, {3, 2, 33, 64}}, {dt, {3, 2, 64, 17}}}, {}, nullptr, tol});
+    OpCase gemm{"Gemm_bias_transB" + sfx, "Gemm", {{dt, {50, 64}}}, {}, nullptr, tol};
+    gemm.constants[1] = random_constant(dt, {100, 64}, 22);
+    gemm.constants[2] = random_constant(dt, {100}, 23);
+    gemm.set_attrs = [](ir::Node& n) { n.attrs().set("transB", int64_t{1}); };
+    cases.push_back(gemm);
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Conv, CudaOps, ::testing::ValuesIn(conv_cases()),
+                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(MatMul, CudaOps, ::testing::ValuesIn(matmul_cases()),
+                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Pointwise, CudaOps, ::testing::ValuesIn(pointwise_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace kiln::gpu_test

@@ -1,0 +1,26 @@
+// One op on one backend vs the CPU reference: a single-node graph with random inputs (never
+// zeros), output buffers poisoned before the run, and a tolerance per precision.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "ir/graph.h"
+
+namespace kiln::gpu_test {
+
+struct OpCase {
+  std::string name;
+  std::string op_type;
+  std::vector<std::pair<DataType, std::vector<int64_t>>> inputs;  // runtime inputs
+  std::map<size_t, Tensor> constants;  // input index -> constant (weights, axes, ...)
+  std::function<void(ir::Node&)> set_attrs;
+  double tolerance = 1e-4;  // relative to max |reference|, see compare()
+  int64_t opset = 17;
+};
+
+// Builds the single-node graph with static shapes inferred.
+std::shared_ptr<ir::Graph> build_graph(const OpCase& c);
+
+}  // namespace kiln::gpu_test
