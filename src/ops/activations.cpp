@@ -1,5 +1,6 @@
 // Activations: Relu, LeakyRelu, PRelu, Elu, Selu, Celu, Sigmoid, HardSigmoid, HardSwish,
 // Softplus, Softsign, Tanh, ThresholdedRelu, Gelu, Mish, Swish, Shrink, Clip.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -167,9 +168,12 @@ void shrink_cpu(KernelContext& ctx) {
   map_unary<TypeSet::kNumeric>(ctx, [=](auto x) -> decltype(x) {
     using C = decltype(x);
     double d = static_cast<double>(x);
-    if (d < -lambd) return static_cast<C>(d + bias);
-    if (d > lambd) return static_cast<C>(d - bias);
-    return C(0);
+    double r = d < -lambd ? d + bias : (d > lambd ? d - bias : 0.0);
+    if constexpr (std::is_integral_v<C>) {  // clamp: out-of-range float-to-int is undefined
+      if (r >= static_cast<double>(std::numeric_limits<C>::max())) return std::numeric_limits<C>::max();
+      if (r <= static_cast<double>(std::numeric_limits<C>::lowest())) return std::numeric_limits<C>::lowest();
+    }
+    return static_cast<C>(r);
   });
 }
 
