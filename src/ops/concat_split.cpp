@@ -105,7 +105,10 @@ void split_cpu(KernelContext& ctx) {
   auto sizes = *split_sizes(ctx.version(), ctx.attrs(), given ? &ctx.input(1) : nullptr, given, x.dim(axis), ctx.num_outputs());
   KILN_CHECK(sizes.size() == ctx.num_outputs(), "Split: " + std::to_string(sizes.size()) + " split sizes for " + std::to_string(ctx.num_outputs()) + " outputs");
   int64_t sum = 0;
-  for (int64_t s : sizes) { KILN_CHECK(s >= 0, "Split: negative split size"); sum += s; }
+  for (int64_t s : sizes) {
+    KILN_CHECK(s >= 0 && s <= x.dim(axis), "Split: split size " + std::to_string(s) + " out of range");
+    sum += s;
+  }
   KILN_CHECK(sum == x.dim(axis), "Split: split sizes sum to " + std::to_string(sum) + ", dim is " + std::to_string(x.dim(axis)));
   int64_t outer = dims_product(x.dims(), 0, axis), inner = dims_product(x.dims(), axis + 1, r);
   int64_t in_row = x.dim(axis) * inner, offset = 0;

@@ -220,8 +220,9 @@ void pad_cpu(KernelContext& ctx) {
   }
   std::vector<int64_t> dims(r);
   for (int64_t k = 0; k < r; ++k) {
-    dims[k] = x.dim(k) + spec.begin[k] + spec.end[k];
-    KILN_CHECK(dims[k] >= 0, "Pad: negative output dim");
+    bool overflow = __builtin_add_overflow(x.dim(k), spec.begin[k], &dims[k]) ||
+                    __builtin_add_overflow(dims[k], spec.end[k], &dims[k]);
+    KILN_CHECK(!overflow && dims[k] >= 0, "Pad: invalid output dim for pads " + std::to_string(spec.begin[k]) + ", " + std::to_string(spec.end[k]));
   }
   Tensor& out = ctx.allocate_output(0, x.dtype(), dims);
   if (out.numel() == 0) return;
@@ -253,9 +254,12 @@ void infer_pad(InferenceContext& ctx) {
   try { spec = pad_spec(*pads, axes, r); } catch (const Error& e) { ctx.fail(e.what()); }
   std::vector<Dim> out = s->dims();
   for (int64_t k = 0; k < r; ++k) {
-    int64_t add = spec.begin[k] + spec.end[k];
+    int64_t add = 0, v = 0;
+    if (__builtin_add_overflow(spec.begin[k], spec.end[k], &add)) ctx.fail("pads overflow");
     if (add == 0) continue;
-    out[k] = out[k].is_constant() ? Dim(out[k].value() + add) : Dim::unknown();
+    if (!out[k].is_constant()) { out[k] = Dim::unknown(); continue; }
+    if (__builtin_add_overflow(out[k].value(), add, &v) || v < 0) ctx.fail("pads give a negative or overflowing dim");
+    out[k] = Dim(v);
   }
   ctx.set_output(0, dt, Shape(out));
 }

@@ -1,6 +1,7 @@
 // Unique: distinct elements (or slices along an axis), sorted or in order of first
 // occurrence, with first-occurrence indices, inverse indices and counts.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <type_traits>
 
@@ -19,11 +20,17 @@ int compare_slices(const T* p, int64_t a, int64_t b, int64_t outer, int64_t n, i
     for (int64_t i = 0; i < inner; ++i) {
       const T& va = p[(o * n + a) * inner + i];
       const T& vb = p[(o * n + b) * inner + i];
-      if constexpr (std::is_arithmetic_v<T> || std::is_same_v<T, std::string>) {
+      if constexpr (std::is_integral_v<T> || std::is_same_v<T, std::string>) {
         if (va < vb) return -1;
         if (vb < va) return 1;
       } else {
-        double da = static_cast<double>(static_cast<float>(va)), db = static_cast<double>(static_cast<float>(vb));
+        // NaNs sort last and equal each other (numpy), keeping the order strict and weak.
+        double da = static_cast<double>(va), db = static_cast<double>(vb);
+        bool na = std::isnan(da), nb = std::isnan(db);
+        if (na || nb) {
+          if (na != nb) return na ? 1 : -1;
+          continue;
+        }
         if (da < db) return -1;
         if (db < da) return 1;
       }

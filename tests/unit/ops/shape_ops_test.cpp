@@ -181,5 +181,51 @@ TEST(Unique, StringsSortedWithCounts) {
   EXPECT_EQ(out.value()[3].tensor().to_i64(), (std::vector<int64_t>{1, 2, 1}));
 }
 
+TEST(FlattenInfer, SymbolicOuterDim) {
+  OneNodeGraph g("Flatten", 21, {OpInput::typed(DataType::kFloat32, sym({Dim::symbol("n"), 3, 4}))}, 1);
+  ASSERT_TRUE(g.infer().is_ok());
+  EXPECT_EQ(*g.output_type(0).shape, sym({Dim::symbol("n"), 12}));
+}
+
+TEST(ConcatInfer, SymbolicAxisBecomesUnknown) {
+  ir::Attributes a;
+  a.set("axis", int64_t{0});
+  OneNodeGraph g("Concat", 13,
+                 {OpInput::typed(DataType::kFloat32, sym({Dim::symbol("n"), 3})), OpInput::typed(DataType::kFloat32, sym({2, 3}))}, 1, a);
+  ASSERT_TRUE(g.infer().is_ok());
+  const Shape& s = *g.output_type(0).shape;
+  EXPECT_TRUE(s[0].is_unknown());
+  EXPECT_EQ(s[1], Dim(3));
+}
+
+TEST(TransposeInfer, BadPermIsAnError) {
+  ir::Attributes a;
+  a.set("perm", std::vector<int64_t>{0, 0});
+  OneNodeGraph g("Transpose", 21, {OpInput::typed(DataType::kFloat32, sym({2, 3}))}, 1, a);
+  EXPECT_FALSE(g.infer().is_ok());
+}
+
+TEST(Dropout, SeededTrainingIsDeterministicAndScales) {
+  ir::Attributes a;
+  a.set("seed", int64_t{0});
+  Tensor x(DataType::kFloat32, {64});
+  for (int i = 0; i < 64; ++i) x.data<float>()[i] = 1.0f;
+  Tensor ratio = Tensor::scalar_f32(0.5f);
+  Tensor training(DataType::kBool, {});
+  training.data<bool>()[0] = true;
+  OneNodeGraph g("Dropout", 22, {OpInput::runtime(x), OpInput::value(ratio), OpInput::value(training)}, 2, a);
+  auto out = g.run();
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  const Tensor& y = out.value()[0].tensor();
+  const Tensor& mask = out.value()[1].tensor();
+  int kept = 0;
+  for (int i = 0; i < 64; ++i) {
+    EXPECT_EQ(y.data<float>()[i], mask.data<bool>()[i] ? 2.0f : 0.0f);
+    kept += mask.data<bool>()[i];
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, 64);
+}
+
 }  // namespace
 }  // namespace kiln::testing
