@@ -201,6 +201,26 @@ TEST(EinsumKernel, GemmPathMatchesGenericWalk) {
   }
 }
 
+TEST(MaxRoiPoolKernel, BinsOfRegions) {
+  Builder b;
+  auto* x = b.input("x", DataType::kFloat32, Shape({1, 1, 4, 4}));
+  auto* r = b.input("rois", DataType::kFloat32, Shape({2, 5}));
+  b.node("MaxRoiPool", {x, r})->attrs().set("pooled_shape", std::vector<int64_t>{2, 2});
+  Tensor xt(DataType::kFloat32, {1, 1, 4, 4}), rt(DataType::kFloat32, {2, 5});
+  for (int i = 0; i < 16; ++i) xt.data<float>()[i] = static_cast<float>(i);
+  float rois[] = {0, 0, 0, 3, 3, 0, 1, 1, 2, 2};
+  std::copy(rois, rois + 10, rt.data<float>());
+  auto out = run(b, {xt, rt});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  const Tensor& y = out.value()[0].tensor();
+  ASSERT_EQ(y.dims(), (std::vector<int64_t>{2, 1, 2, 2}));
+  std::vector<float> got(y.data<float>(), y.data<float>() + 8);
+  EXPECT_EQ(got, (std::vector<float>{5, 7, 13, 15, 5, 6, 9, 10}));
+  float bad_rois[] = {3, 0, 0, 1, 1, 0, 0, 0, 1, 1};  // batch index 3 of 1
+  std::copy(bad_rois, bad_rois + 10, rt.data<float>());
+  EXPECT_FALSE(run(b, {xt, rt}).is_ok());
+}
+
 TEST(QuantizeKernel, BlockedRoundTripAndBadScale) {
   Builder b;
   auto* x = b.input("x", DataType::kFloat32, Shape({2, 4}));
