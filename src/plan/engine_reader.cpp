@@ -4,13 +4,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <unordered_set>
 
+#include "plan/checksum.h"
 #include "plan/engine_format.h"
 #include "plan/engine_format_generated.h"
 
@@ -143,9 +142,7 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes) {
                                    std::to_string(n)
                              : "the header says " + std::to_string(file_size) + " bytes, the file has " +
                                    std::to_string(n));
-  uLong crc = crc32_z(0L, p, 8);
-  crc = crc32_z(crc, p + 16, n - 16);
-  if (get_u64(p + 8) != crc) return bad("checksum mismatch: the file is corrupt");
+  if (get_u64(p + 8) != engine_checksum(p, n)) return bad("checksum mismatch: the file is corrupt");
   if (meta_off != kEngineHeaderBytes || meta_size > n - meta_off || meta_size < 8 || w_off % kWeightsAlignment ||
       w_off < meta_off + meta_size || w_off > n || w_size != n - w_off)
     return bad("section offsets are inconsistent");
