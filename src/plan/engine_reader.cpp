@@ -23,6 +23,16 @@ Status bad(const std::string& m) { return invalid_argument("invalid engine file:
 
 std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
 
+// The verifier checks a vector's 4-byte length prefix, not that 8-byte elements are 8-byte
+// aligned: read them bytewise (the fuzzer found this).
+std::vector<int64_t> read_i64s(const flatbuffers::Vector<int64_t>* v) {
+  std::vector<int64_t> out;
+  if (!v) return out;
+  out.resize(v->size());
+  if (!out.empty()) std::memcpy(out.data(), v->Data(), out.size() * sizeof(int64_t));
+  return out;
+}
+
 struct Reader {
   const uint8_t* weights = nullptr;
   size_t weights_bytes = 0;
@@ -37,7 +47,7 @@ struct Reader {
     out_dims->clear();
     if (dims) {
       if (dims->size() > 64) return bad(what + " has rank " + std::to_string(dims->size()));
-      out_dims->assign(dims->begin(), dims->end());
+      *out_dims = read_i64s(dims);
     }
     auto count = checked_element_count(*out_dims);
     if (!count) return bad(what + " has invalid dims " + dims_to_string(*out_dims));
@@ -281,8 +291,7 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes) {
                 node->attrs().set(an, a->s() ? std::string(a->s()->begin(), a->s()->end()) : std::string());
                 break;
               case fb::AttrKind::Ints:
-                node->attrs().set(an, a->ints() ? std::vector<int64_t>(a->ints()->begin(), a->ints()->end())
-                                                : std::vector<int64_t>());
+                node->attrs().set(an, read_i64s(a->ints()));
                 break;
               case fb::AttrKind::Floats:
                 node->attrs().set(an, a->floats() ? std::vector<float>(a->floats()->begin(), a->floats()->end())
