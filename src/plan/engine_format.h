@@ -2,7 +2,7 @@
 // weights section aligned to 64 bytes so it can be used straight from an mmap.
 //
 // Header, little-endian:
-//   0  "KILN"             4  u32 format version   8  u64 checksum (CRC-32 of bytes [0,8) and [16,end))
+//   0  "KILN"             4  u32 format version   8  u64 checksum (XXH64 of [16,end) seeded with bytes [0,8))
 //   16 u64 metadata off   24 u64 metadata size    32 u64 weights off   40 u64 weights size
 //   48 u64 file size      56 u32 header size (64) 60 u32 reserved (0)
 #pragma once

@@ -4,13 +4,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <unordered_set>
 
+#include "plan/checksum.h"
 #include "plan/engine_format.h"
 #include "plan/engine_format_generated.h"
 
@@ -23,6 +22,16 @@ uint64_t get_u64(const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v
 Status bad(const std::string& m) { return invalid_argument("invalid engine file: " + m); }
 
 std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+// The verifier checks a vector's 4-byte length prefix, not that 8-byte elements are 8-byte
+// aligned: read them bytewise (the fuzzer found this).
+std::vector<int64_t> read_i64s(const flatbuffers::Vector<int64_t>* v) {
+  std::vector<int64_t> out;
+  if (!v) return out;
+  out.resize(v->size());
+  if (!out.empty()) std::memcpy(out.data(), v->Data(), out.size() * sizeof(int64_t));
+  return out;
+}
 
 struct Reader {
   const uint8_t* weights = nullptr;
@@ -38,7 +47,7 @@ struct Reader {
     out_dims->clear();
     if (dims) {
       if (dims->size() > 64) return bad(what + " has rank " + std::to_string(dims->size()));
-      out_dims->assign(dims->begin(), dims->end());
+      *out_dims = read_i64s(dims);
     }
     auto count = checked_element_count(*out_dims);
     if (!count) return bad(what + " has invalid dims " + dims_to_string(*out_dims));
@@ -143,9 +152,7 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes) {
                                    std::to_string(n)
                              : "the header says " + std::to_string(file_size) + " bytes, the file has " +
                                    std::to_string(n));
-  uLong crc = crc32_z(0L, p, 8);
-  crc = crc32_z(crc, p + 16, n - 16);
-  if (get_u64(p + 8) != crc) return bad("checksum mismatch: the file is corrupt");
+  if (get_u64(p + 8) != engine_checksum(p, n)) return bad("checksum mismatch: the file is corrupt");
   if (meta_off != kEngineHeaderBytes || meta_size > n - meta_off || meta_size < 8 || w_off % kWeightsAlignment ||
       w_off < meta_off + meta_size || w_off > n || w_size != n - w_off)
     return bad("section offsets are inconsistent");
@@ -284,8 +291,7 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes) {
                 node->attrs().set(an, a->s() ? std::string(a->s()->begin(), a->s()->end()) : std::string());
                 break;
               case fb::AttrKind::Ints:
-                node->attrs().set(an, a->ints() ? std::vector<int64_t>(a->ints()->begin(), a->ints()->end())
-                                                : std::vector<int64_t>());
+                node->attrs().set(an, read_i64s(a->ints()));
                 break;
               case fb::AttrKind::Floats:
                 node->attrs().set(an, a->floats() ? std::vector<float>(a->floats()->begin(), a->floats()->end())

@@ -1,10 +1,9 @@
 // Engine writer: EngineDesc -> header + FlatBuffers metadata + weights section.
-#include <zlib.h>
-
 #include <cstring>
 #include <fstream>
 #include <unordered_set>
 
+#include "plan/checksum.h"
 #include "plan/engine_format.h"
 #include "plan/engine_format_generated.h"
 
@@ -218,9 +217,7 @@ Result<std::vector<uint8_t>> write_engine(const EngineDesc& desc) {
   put_u64(h + 48, file_size);
   put_u32(h + 56, kEngineHeaderBytes);
   put_u32(h + 60, 0);
-  uLong crc = crc32_z(0L, h, 8);
-  crc = crc32_z(crc, h + 16, file_size - 16);
-  put_u64(h + 8, crc);
+  put_u64(h + 8, engine_checksum(h, file_size));
   return out;
 }
 

@@ -31,6 +31,20 @@ Status check_static(const ir::Graph& g) {
   return Status::ok();
 }
 
+// A hint for the commonest reasons no tactic takes a node.
+std::string why_unsupported(const ir::Node& node) {
+  for (const auto& [name, attr] : node.attrs().all())
+    if (std::holds_alternative<std::shared_ptr<ir::Graph>>(attr) ||
+        std::holds_alternative<std::vector<std::shared_ptr<ir::Graph>>>(attr))
+      return " (control flow with subgraphs is not supported in engines yet)";
+  auto odd = [](const ir::Value* v) { return v && v->type().dtype == DataType::kString; };
+  for (const ir::Value* v : node.inputs())
+    if (odd(v)) return " (string tensors are not supported in engines yet: '" + v->name() + "')";
+  for (const ir::Value* v : node.outputs())
+    if (odd(v)) return " (string tensors are not supported in engines yet: '" + v->name() + "')";
+  return "";
+}
+
 }  // namespace
 
 Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConfig& config, const TargetInfo& target) {
@@ -72,7 +86,7 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
       auto candidates = TacticRegistry::global().candidates(config.backend, node);
       if (candidates.empty())
         return unsupported(node.describe() + " (domain '" + node.domain() + "') has no kernel on backend '" +
-                           backend_name(config.backend) + "'");
+                           backend_name(config.backend) + "'" + why_unsupported(node));
       const Tactic* chosen = nullptr;
       plan::Layer layer;
       for (const Tactic* t : candidates) {

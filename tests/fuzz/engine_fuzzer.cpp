@@ -3,12 +3,11 @@
 // stop the reader at the header; so for inputs whose reserved header byte 60 is odd, the
 // target rewrites the checksum first, letting the fuzzer reach the verifier and the structural
 // checks behind it. Build: clang++ -fsanitize=fuzzer,address (see scripts/fuzz.sh).
-#include <zlib.h>
-
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "plan/checksum.h"
 #include "plan/engine_format.h"
 #include "runtime/engine.h"
 #include "runtime/execution_context.h"
@@ -23,9 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (bytes.size() >= kiln::plan::kEngineHeaderBytes && (bytes[60] & 1)) {
     uint64_t n = bytes.size();
     std::memcpy(bytes.data() + 48, &n, 8);  // file size
-    uLong crc = crc32_z(0L, bytes.data(), 8);
-    crc = crc32_z(crc, bytes.data() + 16, bytes.size() - 16);
-    uint64_t c = crc;
+    uint64_t c = kiln::plan::engine_checksum(bytes.data(), bytes.size());
     std::memcpy(bytes.data() + 8, &c, 8);
   }
   auto engine = kiln::runtime::Engine::load(std::move(bytes));
