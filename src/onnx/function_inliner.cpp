@@ -12,6 +12,8 @@ namespace kiln::importer {
 namespace {
 
 constexpr int kMaxCallDepth = 32;
+// Calls nested a few deep, each calling the next twice, grow exponentially: bound the total.
+constexpr size_t kMaxInlinedNodes = size_t{1} << 20;
 
 std::string canonical_domain(const std::string& d) { return d == "ai.onnx" ? "" : d; }
 
@@ -117,6 +119,11 @@ class Inliner {
       KILN_RETURN_IF_ERROR(merge_opsets(*f));
       google::protobuf::RepeatedPtrField<onnx::NodeProto> body;
       KILN_RETURN_IF_ERROR(expand(n, *f, body));
+      inlined_nodes_ += static_cast<size_t>(body.size());
+      if (inlined_nodes_ > kMaxInlinedNodes)
+        return invalid_model("inlining the model's functions would create more than " +
+                             std::to_string(kMaxInlinedNodes) + " nodes (calls nested exponentially?) at node '" +
+                             n.name() + "' calling '" + f->name() + "'");
       KILN_RETURN_IF_ERROR(rewrite_nodes(body, out, depth + 1));
     }
     return Status::ok();
@@ -207,6 +214,7 @@ class Inliner {
   std::set<std::string> names_;
   std::map<std::string, int64_t> extra_opsets_;
   int counter_ = 0;
+  size_t inlined_nodes_ = 0;
 };
 
 }  // namespace

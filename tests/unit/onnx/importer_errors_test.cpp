@@ -180,6 +180,42 @@ TEST(ImporterErrors, OpsetNewerThanSupported) {
   EXPECT_IMPORT_ERROR(small_model(1000), "imports opset 1000 of domain ai.onnx; Kiln supports up to");
 }
 
+TEST(ImporterErrors, ExponentiallyNestedFunctionCalls) {
+  // f0 calls f1 twice, f1 calls f2 twice, ...: 2^30 nodes if inlined naively.
+  onnx::ModelProto m = small_model();
+  auto* local = m.add_opset_import();
+  local->set_domain("local");
+  local->set_version(1);
+  auto* g = m.mutable_graph();
+  g->clear_node();
+  add_node(g, "f0", {"X"}, {"Y"})->set_domain("local");
+  constexpr int kLevels = 30;
+  for (int i = 0; i < kLevels; ++i) {
+    auto* f = m.add_functions();
+    f->set_name("f" + std::to_string(i));
+    f->set_domain("local");
+    f->add_input("x");
+    f->add_output("y");
+    f->add_opset_import()->set_version(13);
+    f->add_opset_import()->set_domain("local");
+    f->mutable_opset_import(1)->set_version(1);
+    auto call = [&](const std::string& op, const std::string& domain, const std::string& in, const std::string& out) {
+      auto* n = f->add_node();
+      n->set_op_type(op);
+      n->set_domain(domain);
+      n->add_input(in);
+      n->add_output(out);
+    };
+    if (i + 1 == kLevels) {
+      call("Identity", "", "x", "y");
+    } else {
+      call("f" + std::to_string(i + 1), "local", "x", "t");
+      call("f" + std::to_string(i + 1), "local", "t", "y");
+    }
+  }
+  EXPECT_IMPORT_ERROR(m, "calls nested exponentially");
+}
+
 // ---- external data --------------------------------------------------------------------------
 
 class ExternalData : public ::testing::Test {
