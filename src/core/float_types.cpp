@@ -175,23 +175,21 @@ uint8_t float_to_minifloat(float value, MiniFloat kind, bool saturate) {
   return static_cast<uint8_t>(sign | mag);
 }
 
+// Bit for bit the algorithm of ONNX's reference (onnx.numpy_helper.to_float8e8m0): the
+// float32 exponent field, rounded by the mantissa; the sign is ignored, NaN and inf give 0xFF.
 uint8_t float_to_e8m0(float value, E8M0Rounding rounding, bool saturate) {
-  if (std::isnan(value)) return 0xFF;
-  double a = std::fabs(static_cast<double>(value));
-  if (std::isinf(value)) return saturate ? 0xFE : 0xFF;
-  if (a == 0.0) return 0;  // smallest representable: 2^-127
-  int e;
-  double m = std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
-  int exp = e - 1;               // a = (2m) * 2^exp, 2m in [1, 2)
-  double mant = 2.0 * m;
-  if (mant > 1.0) {
-    if (rounding == E8M0Rounding::kUp) exp += 1;
-    else if (rounding == E8M0Rounding::kNearest && mant >= 1.5) exp += 1;
+  uint32_t bits = float_bits(value);
+  uint32_t exponent = (bits >> 23) & 0xFF;
+  if (exponent == 0xFF) return 0xFF;
+  bool round_up = false;
+  if (rounding == E8M0Rounding::kNearest) {
+    bool g = bits & 0x400000, r = bits & 0x200000, s = bits & 0x1FFFFF, lsb = exponent > 0;
+    round_up = g && (r || s || lsb);
+  } else if (rounding == E8M0Rounding::kUp) {
+    round_up = (bits & 0x7FFFFF) != 0;
   }
-  int biased = exp + 127;
-  if (biased < 0) return 0;
-  if (biased > 254) return saturate ? 0xFE : 0xFF;
-  return static_cast<uint8_t>(biased);
+  if (round_up && !(saturate && exponent == 0xFE)) ++exponent;
+  return static_cast<uint8_t>(exponent);
 }
 
 }  // namespace kiln

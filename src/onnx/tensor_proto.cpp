@@ -54,6 +54,22 @@ Status check_count(const Field& field, int64_t want, const std::string& who, con
   return Status::ok();
 }
 
+// Checks that the typed field holding dt's values has the entries n elements need, before the
+// tensor is allocated: a model may claim a huge tensor and ship no data.
+Status check_typed_count(const onnx::TensorProto& p, DataType dt, int64_t n, const std::string& who) {
+  switch (dt) {
+    case DataType::kFloat32: return check_count(p.float_data(), n, who, "float_data");
+    case DataType::kComplex64: return check_count(p.float_data(), 2 * n, who, "float_data");
+    case DataType::kFloat64: return check_count(p.double_data(), n, who, "double_data");
+    case DataType::kComplex128: return check_count(p.double_data(), 2 * n, who, "double_data");
+    case DataType::kInt64: return check_count(p.int64_data(), n, who, "int64_data");
+    case DataType::kUInt32:
+    case DataType::kUInt64: return check_count(p.uint64_data(), n, who, "uint64_data");
+    case DataType::kString: return check_count(p.string_data(), n, who, "string_data");
+    default: return check_count(p.int32_data(), is_sub_byte(dt) ? packed_bytes(dt, n) : n, who, "int32_data");
+  }
+}
+
 Status fill_from_typed_fields(Tensor& t, const onnx::TensorProto& p, const std::string& who) {
   const int64_t n = t.numel();
   DataType dt = t.dtype();
@@ -163,6 +179,7 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const ExternalDataR
       fill_from_bytes(t, reinterpret_cast<const uint8_t*>(p.raw_data().data()));
       return t;
     }
+    KILN_RETURN_IF_ERROR(check_typed_count(p, *dt, n, who));
     Tensor t(*dt, dims);
     KILN_RETURN_IF_ERROR(fill_from_typed_fields(t, p, who));
     return t;

@@ -24,6 +24,11 @@ Result<ir::ValueType> tensor_type(const onnx::TypeProto::Tensor& t, const std::s
         dims.push_back(Dim::unknown());
       }
     }
+    // Later shape arithmetic multiplies the known dims: refuse a product that overflows.
+    std::vector<int64_t> known;
+    for (const Dim& d : dims)
+      if (d.is_constant()) known.push_back(d.value());
+    if (!checked_element_count(known)) return invalid_model(who + " has dims whose product overflows");
     vt.shape = Shape(std::move(dims));
   }
   return vt;

@@ -39,11 +39,36 @@ void leaky_relu_cpu(KernelContext& ctx) {
 }
 
 void prelu_cpu(KernelContext& ctx) {
-  map_binary<TypeSet::kSigned>(ctx, [](auto x, auto slope) -> decltype(x) { return x < 0 ? x * slope : x; });
+  const Tensor& x = ctx.input(0);
+  const Tensor& slope = ctx.input(1);
+  if (ctx.version() < 7) {
+    // Opsets 1 and 6: one slope, one per channel (axis 1, as PyTorch exports) or X's shape.
+    if (x.dtype() != slope.dtype()) ctx.fail("X " + x.describe() + " and slope " + slope.describe() + " differ in dtype");
+    std::vector<int64_t> sd = slope.dims();
+    if (slope.numel() == 1) sd = {};
+    else if (slope.rank() == 1 && x.rank() >= 2 && slope.dim(0) == x.dim(1)) sd.insert(sd.end(), x.rank() - 2, 1);
+    else if (slope.dims() != x.dims()) ctx.fail("slope " + slope.describe() + " does not fit X " + x.describe());
+    Tensor& out = ctx.allocate_output(0, x.dtype(), x.dims());
+    dispatch_set<TypeSet::kFloat>(x.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      using C = ComputeT<T>;
+      BroadcastWalker w(x.dims(), {x.dims(), sd});
+      for (int64_t i = 0; i < x.numel(); ++i, w.next()) {
+        C v = static_cast<C>(x.data<T>()[i]);
+        out.data<T>()[i] = from_compute<T>(v < 0 ? v * static_cast<C>(slope.data<T>()[w.offset(1)]) : v);
+      }
+    });
+    return;
+  }
+  map_binary<TypeSet::kNumeric>(ctx, [](auto v, auto s) -> decltype(v) { return v < 0 ? v * s : v; });
 }
 
 void prelu_infer(InferenceContext& ctx) {
-  infer_broadcast_checked(ctx, TypeSet::kSigned);
+  if (ctx.version() < 7) {
+    infer_unary_checked(ctx, TypeSet::kFloat);
+    return;
+  }
+  infer_broadcast_checked(ctx, TypeSet::kNumeric);
   // Slope broadcasts to X (unidirectionally): the output has X's shape when X's rank is known.
   if (const Shape* xs = ctx.input_shape(0)) {
     const ir::ValueType& out = ctx.outputs()[0];
@@ -198,7 +223,7 @@ void clip_infer(InferenceContext& ctx) {
 
 KILN_REGISTER_OP(Relu, {"", "Relu", {1, 6, 13, 14}, signed_infer, relu_cpu});
 KILN_REGISTER_OP(LeakyRelu, {"", "LeakyRelu", {1, 6, 16}, float_infer, leaky_relu_cpu});
-KILN_REGISTER_OP(PRelu, {"", "PRelu", {7, 9, 16}, prelu_infer, prelu_cpu});
+KILN_REGISTER_OP(PRelu, {"", "PRelu", {1, 6, 7, 9, 16}, prelu_infer, prelu_cpu});
 KILN_REGISTER_OP(Elu, {"", "Elu", {1, 6, 22}, float_infer, elu_cpu});
 KILN_REGISTER_OP(Selu, {"", "Selu", {1, 6, 22}, float_infer, selu_cpu});
 KILN_REGISTER_OP(Celu, {"", "Celu", {12, 28}, float_infer, celu_cpu});

@@ -188,6 +188,8 @@ void attention_cpu(KernelContext& ctx) {
   MaskView mask = load_mask(ctx, a, rt);
 
   const int64_t group = a.q_heads / a.kv_heads;
+  check_scratch({a.batch, a.q_heads, sq, a.v_head}, "Attention output");
+  if (ctx.wants_output(3)) check_scratch({a.batch, a.q_heads, sq, kv}, "Attention scores");
   std::vector<double> Y(a.batch * a.q_heads * sq * a.v_head);
   std::vector<double> QK(ctx.wants_output(3) ? a.batch * a.q_heads * sq * kv : 0);
   std::vector<double> scores(kv), bias(kv), probs(kv), ks(kv * a.head), qs(a.head);

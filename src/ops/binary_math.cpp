@@ -37,7 +37,8 @@ void pow_cpu(KernelContext& ctx) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
   if (!pow_base_dtype(a.dtype())) ctx.fail("Pow base " + a.describe() + " must be int32, int64 or float");
-  auto dims = broadcast_dims(a.dims(), b.dims());
+  std::vector<int64_t> b_dims = legacy_b_dims(ctx, a, b);
+  auto dims = broadcast_dims(a.dims(), b_dims);
   Tensor& out = ctx.allocate_output(0, a.dtype(), dims);
   dispatch_set<TypeSet::kSigned>(a.dtype(), [&](auto ta) {
     using T = typename decltype(ta)::type;
@@ -46,7 +47,7 @@ void pow_cpu(KernelContext& ctx) {
       const T* pa = a.data<T>();
       const U* pb = b.data<U>();
       T* po = out.data<T>();
-      BroadcastWalker w(dims, {a.dims(), b.dims()});
+      BroadcastWalker w(dims, {a.dims(), b_dims});
       for (int64_t i = 0; i < out.numel(); ++i, w.next()) {
         const T& x = pa[w.offset(0)];
         const U& e = pb[w.offset(1)];
@@ -54,7 +55,9 @@ void pow_cpu(KernelContext& ctx) {
           po[i] = int_pow<T>(x, static_cast<int64_t>(e));
         } else if constexpr (std::is_integral_v<T>) {
           double r = std::pow(static_cast<double>(x), static_cast<double>(static_cast<ComputeT<U>>(e)));
-          po[i] = static_cast<T>(std::isfinite(r) && std::fabs(r) < 9.2e18 ? static_cast<int64_t>(r) : std::numeric_limits<int64_t>::min());
+          // numpy computes in double, then truncates as x86-64 does (NaN, overflow -> min).
+          constexpr double kLimit = sizeof(T) == 4 ? 2147483648.0 : 9223372036854775808.0;
+          po[i] = r >= -kLimit && r < kLimit ? static_cast<T>(r) : std::numeric_limits<T>::min();
         } else {
           double r = std::pow(static_cast<double>(static_cast<ComputeT<T>>(x)),
                               static_cast<double>(static_cast<ComputeT<U>>(e)));
@@ -71,6 +74,10 @@ void pow_infer(InferenceContext& ctx) {
   if (b != DataType::kUndefined && !in_type_set(b, TypeSet::kNumeric))
     ctx.fail("Pow exponent dtype " + std::string(dtype_name(b)) + " is not numeric");
   if (ctx.version() < 12 && a != b) ctx.fail("Pow before opset 12 needs base and exponent of one dtype");
+  if (ctx.version() < 7) {
+    infer_broadcast_checked(ctx, TypeSet::kFloat);
+    return;
+  }
   std::optional<Shape> shape;
   try {
     shape = broadcast_shapes({ctx.input_shape(0), ctx.input_shape(1)});
@@ -185,12 +192,12 @@ void minmax_infer(InferenceContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(Pow, {"", "Pow", {7, 12, 13, 15}, pow_infer, pow_cpu});
+KILN_REGISTER_OP(Pow, {"", "Pow", {1, 7, 12, 13, 15}, pow_infer, pow_cpu});
 KILN_REGISTER_OP(Mod, {"", "Mod", {10, 13, 28}, mod_infer, mod_cpu});
 KILN_REGISTER_OP(BitShift, {"", "BitShift", {11, 28}, bitshift_infer, bitshift_cpu});
-KILN_REGISTER_OP(Max, {"", "Max", {8, 12, 13}, minmax_infer, (variadic_cpu<Fold::kMax, TypeSet::kNumeric>)});
-KILN_REGISTER_OP(Min, {"", "Min", {8, 12, 13}, minmax_infer, (variadic_cpu<Fold::kMin, TypeSet::kNumeric>)});
-KILN_REGISTER_OP(Sum, {"", "Sum", {8, 13}, variadic_infer<TypeSet::kFloat>, (variadic_cpu<Fold::kSum, TypeSet::kFloat>)});
-KILN_REGISTER_OP(Mean, {"", "Mean", {8, 13}, variadic_infer<TypeSet::kFloat>, (variadic_cpu<Fold::kMean, TypeSet::kFloat>)});
+KILN_REGISTER_OP(Max, {"", "Max", {1, 6, 8, 12, 13}, minmax_infer, (variadic_cpu<Fold::kMax, TypeSet::kNumeric>)});
+KILN_REGISTER_OP(Min, {"", "Min", {1, 6, 8, 12, 13}, minmax_infer, (variadic_cpu<Fold::kMin, TypeSet::kNumeric>)});
+KILN_REGISTER_OP(Sum, {"", "Sum", {1, 6, 8, 13}, variadic_infer<TypeSet::kFloat>, (variadic_cpu<Fold::kSum, TypeSet::kFloat>)});
+KILN_REGISTER_OP(Mean, {"", "Mean", {1, 6, 8, 13}, variadic_infer<TypeSet::kFloat>, (variadic_cpu<Fold::kMean, TypeSet::kFloat>)});
 
 }  // namespace kiln::ops

@@ -20,6 +20,8 @@ namespace {
 // One source element, read in the widest form that keeps it exact.
 struct Scalar {
   enum Kind { kFloat, kInt, kUInt, kString } kind = kFloat;
+  // Which library the reference converts this float type with (float-to-int edge cases).
+  enum Origin { kNumpy, kNumpyHalf, kMlDtypes } origin = kNumpy;
   double f = 0;
   int64_t i = 0;
   uint64_t u = 0;
@@ -49,10 +51,14 @@ Scalar read(const T& v) {
   } else if constexpr (std::is_integral_v<T>) {
     if constexpr (std::is_signed_v<T>) { s.kind = Scalar::kInt; s.i = v; }
     else { s.kind = Scalar::kUInt; s.u = v; }
-  } else if constexpr (std::is_floating_point_v<T>) {
-    s.f = v;
+  } else if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, BFloat16>) {
+    s.f = static_cast<double>(v);
+  } else if constexpr (std::is_same_v<T, Float16>) {
+    s.f = static_cast<float>(v);
+    s.origin = Scalar::kNumpyHalf;
   } else {
-    s.f = static_cast<float>(v);  // narrow floats
+    s.f = static_cast<float>(v);  // fp8, fp4, e8m0
+    s.origin = Scalar::kMlDtypes;
   }
   return s;
 }
@@ -115,22 +121,49 @@ float round_to_odd(double d) {
   return f;
 }
 
-// Float to integer as numpy does on x86-64: truncation; NaN and out-of-range values give the
-// minimum of the conversion's width (32 bits for types up to 32 bits, else 64), then wrap.
+// x86-64 truncating conversions: NaN and out-of-range values give the width's minimum.
+int32_t cvtt32(double d) {
+  return (d >= -2147483648.0 && d < 2147483648.0) ? static_cast<int32_t>(d) : std::numeric_limits<int32_t>::min();
+}
+int64_t cvtt64(double d) {
+  return (d >= -9223372036854775808.0 && d < 9223372036854775808.0) ? static_cast<int64_t>(d)
+                                                                    : std::numeric_limits<int64_t>::min();
+}
+
+// Float to integer as ONNX's reference does it. numpy (float32/64, bfloat16, float16) compiles
+// to x86-64 truncations whose out-of-range results we reproduce; ml_dtypes (fp8, fp4, e8m0)
+// maps NaN to 0 and infinities to the type's limits, then converts as numpy. Finite in-range
+// values truncate; integers narrower than the conversion wrap.
 template <typename T>
-T float_to_int(double d) {
-  constexpr bool narrow = sizeof(T) < 4 || (sizeof(T) == 4 && std::is_signed_v<T>);
-  if constexpr (narrow) {
-    int32_t v = (d >= -2147483648.0 && d < 2147483648.0) ? static_cast<int32_t>(d) : std::numeric_limits<int32_t>::min();
-    return static_cast<T>(v);
-  } else if constexpr (std::is_same_v<T, uint64_t>) {
-    if (d >= 9223372036854775808.0 && d < 18446744073709551616.0) return static_cast<uint64_t>(d);
-    int64_t v = (d >= -9223372036854775808.0 && d < 9223372036854775808.0) ? static_cast<int64_t>(d) : std::numeric_limits<int64_t>::min();
-    return static_cast<uint64_t>(v);
-  } else {
-    int64_t v = (d >= -9223372036854775808.0 && d < 9223372036854775808.0) ? static_cast<int64_t>(d) : std::numeric_limits<int64_t>::min();
-    return static_cast<T>(v);
+T float_to_int(double d, Scalar::Origin origin) {
+  if (origin == Scalar::kMlDtypes) {
+    if (std::isnan(d)) return T(0);
+    if (std::isinf(d)) return d > 0 ? std::numeric_limits<T>::max() : std::numeric_limits<T>::min();
   }
+  if constexpr (std::is_same_v<T, uint64_t>) {
+    if (d >= 9223372036854775808.0) return static_cast<uint64_t>(cvtt64(d - 9223372036854775808.0)) ^ (uint64_t{1} << 63);
+    return static_cast<uint64_t>(cvtt64(d));
+  } else if constexpr (std::is_same_v<T, uint32_t>) {
+    // NaN and inf give 0 on numpy's vectorized path (its scalar path gives 2^31: undefined).
+    if (!std::isfinite(d)) return 0;
+    if (origin == Scalar::kNumpyHalf) return static_cast<uint32_t>(cvtt64(d));
+    if (d >= 2147483648.0) return static_cast<uint32_t>(cvtt32(d - 2147483648.0)) ^ (uint32_t{1} << 31);
+    return static_cast<uint32_t>(cvtt32(d));
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    return cvtt64(d);
+  } else {
+    return static_cast<T>(cvtt32(d));
+  }
+}
+
+// The same for the sub-byte integers, before wrapping to their width.
+int64_t float_to_sub_byte(double d, Scalar::Origin origin) {
+  if (origin == Scalar::kMlDtypes) {
+    if (std::isnan(d)) return 0;
+    if (std::isinf(d)) return d > 0 ? -1 : 0;  // all ones / zero
+    return cvtt64(d);
+  }
+  return cvtt32(d);
 }
 
 // Wraps to a b-bit integer (sign-extended for signed).
@@ -242,22 +275,24 @@ T convert(const Scalar& in, const CastOptions& opt) {
     constexpr int bits = std::is_same_v<T, Int4> || std::is_same_v<T, UInt4> ? 4 : 2;
     int64_t v = s.kind == Scalar::kInt ? s.i
               : s.kind == Scalar::kUInt ? static_cast<int64_t>(s.u)
-              : float_to_int<int64_t>(s.f);
+              : float_to_sub_byte(s.f, s.origin);
     T out;
     out.v = static_cast<decltype(out.v)>(wrap_bits(v, bits, is_signed));
     return out;
   } else if constexpr (std::is_integral_v<T>) {
     if (s.kind == Scalar::kInt) return static_cast<T>(s.i);
     if (s.kind == Scalar::kUInt) return static_cast<T>(s.u);
-    return float_to_int<T>(s.f);
+    return float_to_int<T>(s.f, s.origin);
   } else if constexpr (std::is_same_v<T, Float16>) {
     return Float16::from_bits(float_to_half(round_to_odd(as_double(s))));
   } else if constexpr (std::is_same_v<T, BFloat16>) {
     return BFloat16::from_bits(float_to_bfloat16(round_to_odd(as_double(s))));
   } else {  // fp8 / fp4 / e8m0
-    float f = round_to_odd(as_double(s));
-    if constexpr (T::kKind == MiniFloat::kE8M0) return T::from_bits(float_to_e8m0(f, opt.rounding, opt.saturate));
-    else return T::from_bits(float_to_minifloat(f, T::kKind, opt.saturate));
+    if constexpr (T::kKind == MiniFloat::kE8M0) {  // the reference goes through float32 first
+      return T::from_bits(float_to_e8m0(convert<float>(s, opt), opt.rounding, opt.saturate));
+    } else {
+      return T::from_bits(float_to_minifloat(round_to_odd(as_double(s)), T::kKind, opt.saturate));
+    }
   }
 }
 

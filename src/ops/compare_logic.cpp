@@ -117,14 +117,14 @@ void where_infer(InferenceContext& ctx) {
 
 }  // namespace
 
-KILN_REGISTER_OP(Equal, {"", "Equal", {7, 11, 13, 19}, equal_infer, equal_cpu});
-KILN_REGISTER_OP(Less, {"", "Less", {7, 9, 13}, compare_infer, less_cpu});
-KILN_REGISTER_OP(Greater, {"", "Greater", {7, 9, 13}, compare_infer, greater_cpu});
+KILN_REGISTER_OP(Equal, {"", "Equal", {1, 7, 11, 13, 19}, equal_infer, equal_cpu});
+KILN_REGISTER_OP(Less, {"", "Less", {1, 7, 9, 13}, compare_infer, less_cpu});
+KILN_REGISTER_OP(Greater, {"", "Greater", {1, 7, 9, 13}, compare_infer, greater_cpu});
 KILN_REGISTER_OP(LessOrEqual, {"", "LessOrEqual", {12, 16}, compare_infer, less_equal_cpu});
 KILN_REGISTER_OP(GreaterOrEqual, {"", "GreaterOrEqual", {12, 16}, compare_infer, greater_equal_cpu});
-KILN_REGISTER_OP(And, {"", "And", {7}, logic_infer, and_cpu});
-KILN_REGISTER_OP(Or, {"", "Or", {7}, logic_infer, or_cpu});
-KILN_REGISTER_OP(Xor, {"", "Xor", {7}, logic_infer, xor_cpu});
+KILN_REGISTER_OP(And, {"", "And", {1, 7}, logic_infer, and_cpu});
+KILN_REGISTER_OP(Or, {"", "Or", {1, 7}, logic_infer, or_cpu});
+KILN_REGISTER_OP(Xor, {"", "Xor", {1, 7}, logic_infer, xor_cpu});
 KILN_REGISTER_OP(BitwiseAnd, {"", "BitwiseAnd", {18}, bitwise_infer, bitwise_and_cpu});
 KILN_REGISTER_OP(BitwiseOr, {"", "BitwiseOr", {18}, bitwise_infer, bitwise_or_cpu});
 KILN_REGISTER_OP(BitwiseXor, {"", "BitwiseXor", {18}, bitwise_infer, bitwise_xor_cpu});

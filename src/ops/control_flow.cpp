@@ -60,6 +60,7 @@ void loop_cpu(KernelContext& ctx) {
   std::vector<RuntimeValue> carried;
   for (size_t i = 0; i < n_carried; ++i) carried.push_back(ctx.input_value(i + 2));
   std::vector<std::vector<Tensor>> scans(n_scan);
+  int64_t scan_bytes = 0;  // a loop without a bound must not grow its scan outputs forever
   for (int64_t it = 0; (!has_max || it < max_trips) && cond; ++it) {
     Tensor cond_t(DataType::kBool, {});
     cond_t.data<bool>()[0] = cond;
@@ -75,6 +76,10 @@ void loop_cpu(KernelContext& ctx) {
       const RuntimeValue& s = out[1 + n_carried + k];
       if (!s.is_tensor()) ctx.fail("scan output " + std::to_string(k) + " must be a tensor");
       scans[k].push_back(s.tensor());
+      scan_bytes += static_cast<int64_t>(s.tensor().nbytes());
+      if (scan_bytes > max_tensor_bytes())
+        ctx.fail("scan outputs grew past " + std::to_string(max_tensor_bytes()) + " bytes after " +
+                 std::to_string(it + 1) + " iterations");
     }
   }
   for (size_t i = 0; i < n_carried && i < ctx.num_outputs(); ++i) ctx.set_output(i, std::move(carried[i]));

@@ -4,7 +4,7 @@
 #include <type_traits>
 
 #include "ops/common/infer.h"
-#include "ops/common/numeric.h"
+#include "ops/common/as_double.h"
 #include "ops/common/reduction.h"
 #include "ops/registry.h"
 

@@ -86,7 +86,7 @@ void infer_range(InferenceContext& ctx) {
   const Tensor *s = ctx.input_constant(0), *l = ctx.input_constant(1), *d = ctx.input_constant(2);
   if (s && l && d && s->numel() == 1 && l->numel() == 1 && d->numel() == 1) {
     double start = s->to_f64()[0], limit = l->to_f64()[0], delta = d->to_f64()[0];
-    if (delta != 0 && std::isfinite(start) && std::isfinite(limit) && is_integer(dt)) {
+    if (delta != 0 && std::isfinite(start) && std::isfinite(limit) && std::isfinite(delta)) {
       double n = std::max(std::ceil((limit - start) / delta), 0.0);
       if (n < 1e15) return ctx.set_output(0, dt, Shape({static_cast<int64_t>(n)}));
     }
@@ -180,7 +180,8 @@ void one_hot_cpu(KernelContext& ctx) {
     for (int64_t d = 0; d < depth; ++d)
       for (int64_t i = 0; i < inner; ++i) {
         double v = idx[o * inner + i];
-        int64_t iv = static_cast<int64_t>(v < 0 ? v + depth : v);
+        if (v < 0) v += static_cast<double>(depth);
+        int64_t iv = std::isfinite(v) && v >= 0 && v < static_cast<double>(depth) ? static_cast<int64_t>(v) : -1;
         copier.copy(iv == d ? 1 : 0, (o * depth + d) * inner + i);
       }
 }
@@ -194,7 +195,11 @@ void infer_one_hot(InferenceContext& ctx) {
   if (axis < -r - 1 || axis > r) ctx.fail("axis out of range");
   if (axis < 0) axis += r + 1;
   Dim depth = Dim::unknown();
-  if (const Tensor* d = ctx.input_constant(1); d && d->numel() == 1) depth = Dim(static_cast<int64_t>(d->to_f64()[0]));
+  if (const Tensor* d = ctx.input_constant(1); d && d->numel() == 1) {
+    double v = d->to_f64()[0];
+    if (!(v >= 1 && v < 1e12)) ctx.fail("depth must be positive");
+    depth = Dim(static_cast<int64_t>(v));
+  }
   std::vector<Dim> out(s->dims().begin(), s->dims().begin() + axis);
   out.push_back(depth);
   out.insert(out.end(), s->dims().begin() + axis, s->dims().end());

@@ -6,7 +6,7 @@
 
 #include "ops/common/infer.h"
 #include "ops/common/norm_params.h"
-#include "ops/common/numeric.h"
+#include "ops/common/as_double.h"
 #include "ops/common/reduction.h"
 #include "ops/registry.h"
 

@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "ops/common/infer.h"
-#include "ops/common/numeric.h"
+#include "ops/common/as_double.h"
 #include "ops/common/reduction.h"
 #include "ops/registry.h"
 

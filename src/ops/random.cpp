@@ -1,6 +1,7 @@
 // Random ops: RandomUniform, RandomNormal, RandomUniformLike, RandomNormalLike, Bernoulli,
 // Multinomial. With the `seed` attribute the output is deterministic (a 64-bit Mersenne twister
 // seeded from it); the values cannot match numpy's generator, which the ONNX reference uses.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -134,8 +135,12 @@ void multinomial_cpu(KernelContext& ctx) {
   for (int64_t b = 0; b < batch; ++b) {
     const double* l = logits.data() + b * classes;
     double mx = *std::max_element(l, l + classes);
+    if (!std::isfinite(mx)) ctx.fail("row " + std::to_string(b) + " has no finite log-probability");
     std::vector<double> w(static_cast<size_t>(classes));
-    for (int64_t c = 0; c < classes; ++c) w[static_cast<size_t>(c)] = std::exp(l[c] - mx);
+    for (int64_t c = 0; c < classes; ++c) {
+      w[static_cast<size_t>(c)] = std::exp(l[c] - mx);
+      if (std::isnan(w[static_cast<size_t>(c)])) ctx.fail("log-probabilities must not be NaN");
+    }
     std::discrete_distribution<int64_t> dist(w.begin(), w.end());
     for (int64_t s = 0; s < samples; ++s) {
       int64_t v = dist(gen);

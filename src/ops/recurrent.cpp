@@ -73,6 +73,7 @@ void recurrent_cpu(KernelContext& ctx, Cell cell) {
   for (const Tensor* t : {&w, &r})
     if (t->dtype() != dt) ctx.fail("W and R must have X's dtype");
   std::vector<double> X = x.to_f64(), W = w.to_f64(), R = r.to_f64();
+  check_scratch({dirs, batch, 4 * hid}, "recurrent state");
   std::vector<double> B(dirs * 2 * G * hid, 0.0);
   if (ctx.has_input(3)) {
     const Tensor& b = ctx.input(3);
@@ -129,6 +130,7 @@ void recurrent_cpu(KernelContext& ctx, Cell cell) {
   const bool lbr = at.get_int("linear_before_reset", 0) != 0;
 
   auto x_at = [&](int64_t t, int64_t b) { return &X[(layout ? b * seq + t : t * batch + b) * in]; };
+  check_scratch({seq, dirs, batch, hid}, "recurrent output");
   std::vector<double> Y(seq * dirs * batch * hid, 0.0);  // [seq][dirs][batch][hidden]
   std::vector<double> gx(G * hid), gh(G * hid);
   for (int d = 0; d < dirs; ++d) {

@@ -7,7 +7,7 @@
 #include <type_traits>
 
 #include "ops/common/infer.h"
-#include "ops/common/numeric.h"
+#include "ops/common/as_double.h"
 #include "ops/common/reduction.h"
 #include "ops/registry.h"
 
@@ -33,13 +33,11 @@ std::optional<std::vector<int64_t>> node_axes(const Ctx& ctx, ReduceKind kind, c
   return ctx.attrs().get_ints("axes", {});
 }
 
-// Mask of reduced axes, or nullopt for "no reduction" (empty axes with noop_with_empty_axes).
+// Mask of reduced axes. Empty axes reduce everything, or nothing with noop_with_empty_axes:
+// then each output is the op over one element (ReduceSumSquare squares, ReduceL1 takes |x|).
 template <typename Ctx>
-std::optional<std::vector<bool>> reduce_mask(const Ctx& ctx, const std::vector<int64_t>& axes, int64_t rank) {
-  if (axes.empty()) {
-    if (ctx.attrs().get_int("noop_with_empty_axes", 0) != 0) return std::nullopt;
-    return std::vector<bool>(static_cast<size_t>(rank), true);
-  }
+std::vector<bool> reduce_mask(const Ctx& ctx, const std::vector<int64_t>& axes, int64_t rank) {
+  if (axes.empty()) return std::vector<bool>(static_cast<size_t>(rank), ctx.attrs().get_int("noop_with_empty_axes", 0) == 0);
   try {
     return reduction_mask(axes, rank);
   } catch (const Error& e) {
@@ -58,6 +56,8 @@ void infer_reduce(InferenceContext& ctx) {
   const Shape* in = ctx.input_shape(0);
   bool keepdims = ctx.attrs().get_int("keepdims", 1) != 0;
   auto axes = node_axes(ctx, K, ctx.input_constant(1));
+  const Shape* axes_shape = ctx.has_input(1) ? ctx.input_shape(1) : nullptr;
+  if (!axes && axes_shape && axes_shape->rank() == 1 && (*axes_shape)[0] == Dim(0)) axes.emplace();  // known empty
   if (!in) return ctx.set_output(0, dt, std::nullopt);
   const int64_t rank = static_cast<int64_t>(in->rank());
   if (!axes) {  // axes unknown until run time
@@ -66,7 +66,6 @@ void infer_reduce(InferenceContext& ctx) {
       for (const Dim& d : in->dims()) dims.push_back(d.is_constant() && d.value() == 1 ? Dim(1) : Dim());
       return ctx.set_output(0, dt, Shape(dims));
     }
-    const Shape* axes_shape = ctx.input_shape(1);
     if (axes_shape && axes_shape->rank() == 1 && (*axes_shape)[0].is_constant() && (*axes_shape)[0].value() > 0) {
       int64_t k = (*axes_shape)[0].value();
       if (k > rank) ctx.fail("more axes than the input has dims");
@@ -74,9 +73,7 @@ void infer_reduce(InferenceContext& ctx) {
     }
     return ctx.set_output(0, dt, std::nullopt);
   }
-  auto mask = reduce_mask(ctx, *axes, rank);
-  if (!mask) return ctx.set_output(0, dt, *in);
-  ctx.set_output(0, dt, reduced_shape(*in, *mask, keepdims));
+  ctx.set_output(0, dt, reduced_shape(*in, reduce_mask(ctx, *axes, rank), keepdims));
 }
 
 double nan_max(double a, double b) { return (std::isnan(a) || a >= b) ? a : b; }
@@ -147,6 +144,15 @@ void reduce_int(const T* x, T* y, ReductionLayout& L) {
       L.inner.reset();
       for (int64_t i = 0; i < n; ++i, L.inner.next()) s += std::exp(static_cast<double>(base[L.inner.offset()]) - m);
       y[o] = from_double<T>(std::log(s) + m);
+    } else if constexpr (K == ReduceKind::kL2) {
+      // As onnx's reference: squares wrap in T, their sum does not, then sqrt.
+      using Wide = std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>;
+      uint64_t acc = 0;
+      for (int64_t i = 0; i < n; ++i, L.inner.next()) {
+        uint64_t u = static_cast<uint64_t>(static_cast<Wide>(base[L.inner.offset()]));
+        acc += static_cast<uint64_t>(static_cast<Wide>(static_cast<T>(u * u)));
+      }
+      y[o] = from_double<T>(std::sqrt(static_cast<double>(static_cast<Wide>(acc))));
     } else {
       uint64_t acc = K == ReduceKind::kProd ? 1 : 0;
       for (int64_t i = 0; i < n; ++i, L.inner.next()) {
@@ -154,12 +160,11 @@ void reduce_int(const T* x, T* y, ReductionLayout& L) {
         uint64_t u = static_cast<uint64_t>(static_cast<std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>(v));
         if constexpr (K == ReduceKind::kProd) acc *= u;
         else if constexpr (K == ReduceKind::kL1) acc += (std::is_signed_v<T> && v < 0) ? uint64_t(0) - u : u;
-        else if constexpr (K == ReduceKind::kL2 || K == ReduceKind::kSumSquare) acc += u * u;
+        else if constexpr (K == ReduceKind::kSumSquare) acc += u * u;
         else acc += u;
       }
       T r = static_cast<T>(acc);  // modular truncation to the dtype
       if constexpr (K == ReduceKind::kMean) r = n == 0 ? T(0) : static_cast<T>(static_cast<double>(r) / static_cast<double>(n));
-      else if constexpr (K == ReduceKind::kL2) r = from_double<T>(std::sqrt(static_cast<double>(r)));
       else if constexpr (K == ReduceKind::kLogSum) r = from_double<T>(std::log(static_cast<double>(r)));
       y[o] = r;
     }
@@ -171,12 +176,11 @@ void reduce_cpu(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   auto axes = node_axes(ctx, K, ctx.has_input(1) ? &ctx.input(1) : nullptr);
   const int64_t rank = static_cast<int64_t>(x.rank());
-  auto mask = reduce_mask(ctx, *axes, rank);
-  if (!mask) return ctx.set_output(0, x);  // noop: same tensor
+  const std::vector<bool> mask = reduce_mask(ctx, *axes, rank);
   bool keepdims = ctx.attrs().get_int("keepdims", 1) != 0;
-  Tensor& y = ctx.allocate_output(0, x.dtype(), reduced_dims(x.dims(), *mask, keepdims));
+  Tensor& y = ctx.allocate_output(0, x.dtype(), reduced_dims(x.dims(), mask, keepdims));
   if (y.numel() == 0) return;
-  ReductionLayout layout(x.dims(), *mask);
+  ReductionLayout layout(x.dims(), mask);
   if (x.dtype() == DataType::kBool) {
     if constexpr (allows_bool(K)) {
       const bool* px = x.data<bool>();

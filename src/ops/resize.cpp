@@ -102,7 +102,10 @@ std::vector<double> resize_axis(const std::vector<double>& data, std::vector<int
                                 int64_t out_w, const ResizeConfig& c, double roi0, double roi1) {
   int64_t in_w = dims[axis];
   int64_t outer = dims_product(dims, 0, axis), inner = dims_product(dims, axis + 1, dims.size());
-  std::vector<double> out(static_cast<size_t>(outer * out_w * inner));
+  // The intermediate of one axis may be larger than the final output (up one axis, down another).
+  auto count = checked_element_count({outer, out_w, inner});
+  KILN_CHECK(count && *count <= max_tensor_bytes() / 8, "Resize: intermediate result too large");
+  std::vector<double> out(static_cast<size_t>(*count));
   KILN_CHECK(in_w > 0 || out_w == 0, "Resize: cannot resize an empty axis");
   for (int64_t y = 0; y < out_w; ++y) {
     bool extrap = false;

@@ -2,9 +2,10 @@
 // (default 1) and the op runs over each row; from 13 it runs along the one axis (default -1).
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "ops/common/infer.h"
-#include "ops/common/numeric.h"
+#include "ops/common/as_double.h"
 #include "ops/common/reduction.h"
 #include "ops/registry.h"
 
@@ -66,7 +67,22 @@ void softmax_rows(const T* x, T* y, const SoftLayout& l) {
           arg = k;
         }
       }
-      if constexpr (K == SoftKind::kHardmax) {
+      if constexpr (K == SoftKind::kSoftmax && (std::is_same_v<T, Float16> || std::is_same_v<T, BFloat16>)) {
+        // Half types follow onnx's numpy reference step by step (the node tests' expected
+        // values, checked at rtol 1e-3, need it): x - max, exp and the division each round to
+        // T; numpy sums float16 in float, bfloat16 one rounded addition at a time.
+        const float mf = static_cast<float>(m);
+        double wide_sum = 0;
+        T narrow_sum(0.0f);
+        for (int64_t k = 0; k < l.n; ++k) {
+          T e(std::exp(static_cast<float>(T(static_cast<float>(buf[k]) - mf))));
+          buf[k] = static_cast<float>(e);
+          wide_sum += buf[k];
+          narrow_sum = T(static_cast<float>(narrow_sum) + static_cast<float>(e));
+        }
+        const float sum = std::is_same_v<T, Float16> ? static_cast<float>(T(static_cast<float>(wide_sum))) : static_cast<float>(narrow_sum);
+        for (int64_t k = 0; k < l.n; ++k) py[k * l.inner] = T(static_cast<float>(buf[k]) / sum);
+      } else if constexpr (K == SoftKind::kHardmax) {
         for (int64_t k = 0; k < l.n; ++k) py[k * l.inner] = from_double<T>(k == arg ? 1.0 : 0.0);
       } else {
         double s = 0;

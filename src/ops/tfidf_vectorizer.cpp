@@ -75,7 +75,8 @@ void tfidf_cpu(KernelContext& ctx) {
     std::vector<int64_t> count(static_cast<size_t>(p.width), 0);
     const std::string* row = tokens.data() + r * cols;
     for (int64_t start = 0; start < cols; ++start)
-      for (int64_t skip = 0; skip <= p.max_skip; ++skip)
+      for (int64_t skip = 0; skip <= p.max_skip; ++skip) {
+        if (skip > 0 && start + skip + 1 >= cols) break;  // no second token fits: larger skips neither
         for (int64_t n = std::max<int64_t>(p.min_n, 1); n <= p.max_n; ++n) {
           if (n == 1 && skip > 0) continue;  // unigrams count once
           int64_t last = start + (n - 1) * (skip + 1);
@@ -85,6 +86,7 @@ void tfidf_cpu(KernelContext& ctx) {
           auto it = p.index.find(gram);
           if (it != p.index.end()) ++count[static_cast<size_t>(it->second)];
         }
+      }
     for (int64_t c = 0; c < p.width; ++c) {
       float w = p.weights.empty() ? 1.0f : p.weights[static_cast<size_t>(c)];
       float v = static_cast<float>(count[static_cast<size_t>(c)]);

@@ -192,6 +192,55 @@ std::vector<OpCase> matmul_cases() {
   return cases;
 }
 
+std::vector<OpCase> other_cases() {
+  std::vector<OpCase> cases;
+  auto ints = [](std::vector<int64_t> v) { return Tensor::from_i64(v); };
+  for (DataType dt : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16}) {
+    double tol = dt == DataType::kFloat32 ? 1e-5 : (dt == DataType::kFloat16 ? 2e-3 : 1e-2);
+    std::string sfx = "_" + std::string(dtype_name(dt));
+    cases.push_back({"Transpose" + sfx, "Transpose", {{dt, {2, 3, 5, 7}}}, {}, [](ir::Node& n) {
+                       n.attrs().set("perm", std::vector<int64_t>{0, 2, 3, 1}); }, 0});
+    cases.push_back({"Concat" + sfx, "Concat", {{dt, {2, 3, 5}}, {dt, {2, 4, 5}}, {dt, {2, 1, 5}}}, {},
+                     [](ir::Node& n) { n.attrs().set("axis", int64_t{1}); }, 0});
+    OpCase reshape{"Reshape" + sfx, "Reshape", {{dt, {2, 3, 4}}}, {}, nullptr, 0};
+    reshape.constants[1] = ints({6, -1});
+    cases.push_back(reshape);
+    OpCase slice{"Slice" + sfx, "Slice", {{dt, {6, 10, 4}}}, {}, nullptr, 0};
+    slice.constants[1] = ints({1, 9});
+    slice.constants[2] = ints({5, 0});
+    slice.constants[3] = ints({0, 1});
+    slice.constants[4] = ints({2, -3});
+    cases.push_back(slice);
+    OpCase gather{"Gather" + sfx, "Gather", {{dt, {10, 16}}}, {}, nullptr, 0};
+    gather.constants[1] = ints({3, 0, 9, -1, 5});
+    cases.push_back(gather);
+    OpCase expand{"Expand" + sfx, "Expand", {{dt, {3, 1, 5}}}, {}, nullptr, 0};
+    expand.constants[1] = ints({2, 3, 4, 5});
+    cases.push_back(expand);
+    cases.push_back({"Softmax" + sfx, "Softmax", {{dt, {4, 7, 33}}}, {}, nullptr, tol});
+    cases.push_back({"Softmax_axis1" + sfx, "Softmax", {{dt, {4, 7, 33}}}, {}, [](ir::Node& n) {
+                       n.attrs().set("axis", int64_t{1}); }, tol});
+    cases.push_back({"LogSoftmax" + sfx, "LogSoftmax", {{dt, {4, 1000}}}, {}, nullptr, tol});
+    OpCase ln{"LayerNormalization" + sfx, "LayerNormalization", {{dt, {2, 9, 768}}}, {}, nullptr, tol * 4};
+    ln.constants[1] = random_constant(dt, {768}, 31);
+    ln.constants[2] = random_constant(dt, {768}, 32);
+    cases.push_back(ln);
+    cases.push_back({"GlobalAveragePool" + sfx, "GlobalAveragePool", {{dt, {2, 64, 7, 7}}}, {}, nullptr, tol});
+    cases.push_back({"GlobalMaxPool" + sfx, "GlobalMaxPool", {{dt, {2, 64, 7, 7}}}, {}, nullptr, tol});
+    cases.push_back({"MaxPool_3x3s2" + sfx, "MaxPool", {{dt, {2, 8, 17, 17}}}, {}, [](ir::Node& n) {
+                       n.attrs().set("kernel_shape", std::vector<int64_t>{3, 3});
+                       n.attrs().set("strides", std::vector<int64_t>{2, 2});
+                       n.attrs().set("pads", std::vector<int64_t>{1, 1, 1, 1}); }, tol});
+    cases.push_back({"AveragePool_pad" + sfx, "AveragePool", {{dt, {2, 8, 12, 12}}}, {}, [](ir::Node& n) {
+                       n.attrs().set("kernel_shape", std::vector<int64_t>{3, 3});
+                       n.attrs().set("pads", std::vector<int64_t>{1, 1, 1, 1});
+                       n.attrs().set("count_include_pad", int64_t{1}); }, tol});
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Other, CudaOps, ::testing::ValuesIn(other_cases()),
+                         [](const auto& info) { return info.param.name; });
 INSTANTIATE_TEST_SUITE_P(Conv, CudaOps, ::testing::ValuesIn(conv_cases()),
                          [](const auto& info) { return info.param.name; });
 INSTANTIATE_TEST_SUITE_P(MatMul, CudaOps, ::testing::ValuesIn(matmul_cases()),

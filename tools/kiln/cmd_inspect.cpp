@@ -74,10 +74,12 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
   auto path = std::make_shared<std::string>();
   auto text = std::make_shared<bool>(false);
   auto dot = std::make_shared<bool>(false);
-  cmd->add_option("model", *path, "model.onnx")->required();
+  cmd->add_option("model", *path, "model.onnx or model.kiln")->required();
   cmd->add_flag("--graph", *text, "print the whole graph as text");
   cmd->add_flag("--dot", *dot, "print the graph in Graphviz DOT");
-  cmd->callback([=, &exit_code] { exit_code = inspect(*path, *text, *dot); });
+  cmd->callback([=, &exit_code] {
+    exit_code = is_engine_file(*path) ? inspect_engine(*path, *dot) : inspect(*path, *text, *dot);
+  });
 }
 
 }  // namespace kiln::cli

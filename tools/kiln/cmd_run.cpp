@@ -1,4 +1,5 @@
-// kiln run model.onnx: runs a model on the CPU reference with given (.npy) or random inputs.
+// kiln run model.onnx|model.kiln: runs a model on the CPU reference (or an engine on its
+// backend) with given (.npy) or random inputs.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,9 @@
 #include "onnx/importer.h"
 
 namespace kiln::cli {
+
+void print_summary(const std::string& name, const RuntimeValue& v);
+
 namespace {
 
 struct RunOptions {
@@ -19,7 +23,10 @@ struct RunOptions {
   bool random = false;
   uint64_t seed = 1;
   std::string output_dir;
+  bool verbose = false;
 };
+
+}  // namespace
 
 void print_summary(const std::string& name, const RuntimeValue& v) {
   if (v.is_none()) {
@@ -48,7 +55,26 @@ void print_summary(const std::string& name, const RuntimeValue& v) {
   std::printf("\n");
 }
 
+int write_outputs(const std::string& dir, const std::vector<std::pair<std::string, Tensor>>& outputs) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return report(io_error("cannot create '" + dir + "': " + ec.message()));
+  for (const auto& [name, t] : outputs) {
+    std::string safe = name;
+    for (char& c : safe)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') c = '_';
+    std::string path = dir + "/" + safe + ".npy";
+    Status st = io::write_npy(path, t);
+    if (!st.is_ok()) return report(st);
+    std::printf("wrote %s\n", path.c_str());
+  }
+  return 0;
+}
+
+namespace {
+
 int run(const RunOptions& o) {
+  if (is_engine_file(o.model)) return run_engine(o.model, o.inputs, o.seed, o.output_dir, o.verbose);
   auto model = importer::import_model_file(o.model);
   if (!model.is_ok()) return report(model.status());
   std::map<std::string, RuntimeValue> inputs;
@@ -74,20 +100,10 @@ int run(const RunOptions& o) {
   const auto& graph_outputs = model->graph->outputs();
   for (size_t i = 0; i < graph_outputs.size(); ++i) print_summary(graph_outputs[i]->name(), (*outputs)[i]);
   if (!o.output_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(o.output_dir, ec);
-    if (ec) return report(io_error("cannot create '" + o.output_dir + "': " + ec.message()));
-    for (size_t i = 0; i < graph_outputs.size(); ++i) {
-      const RuntimeValue& v = (*outputs)[i];
-      if (!v.is_tensor()) continue;
-      std::string safe = graph_outputs[i]->name();
-      for (char& c : safe)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') c = '_';
-      std::string path = o.output_dir + "/" + safe + ".npy";
-      Status st = io::write_npy(path, v.tensor());
-      if (!st.is_ok()) return report(st);
-      std::printf("wrote %s\n", path.c_str());
-    }
+    std::vector<std::pair<std::string, Tensor>> named;
+    for (size_t i = 0; i < graph_outputs.size(); ++i)
+      if ((*outputs)[i].is_tensor()) named.emplace_back(graph_outputs[i]->name(), (*outputs)[i].tensor());
+    return write_outputs(o.output_dir, named);
   }
   return 0;
 }
@@ -95,13 +111,14 @@ int run(const RunOptions& o) {
 }  // namespace
 
 void add_run_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("run", "Run a model on the CPU reference backend");
+  auto* cmd = app.add_subcommand("run", "Run a model on the CPU reference backend, or an engine (.kiln) on its backend");
   auto o = std::make_shared<RunOptions>();
-  cmd->add_option("model", o->model, "model.onnx")->required();
+  cmd->add_option("model", o->model, "model.onnx or model.kiln")->required();
   cmd->add_option("--input", o->inputs, "an input as name=file.npy (repeatable)");
   cmd->add_flag("--random-inputs", o->random, "fill inputs not given with random values");
   cmd->add_option("--seed", o->seed, "seed for --random-inputs");
   cmd->add_option("--output-dir", o->output_dir, "write each output as NAME.npy into this folder");
+  cmd->add_flag("-v,--verbose", o->verbose, "print the engine load time");
   cmd->callback([o, &exit_code] { exit_code = run(*o); });
 }
 

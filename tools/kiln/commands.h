@@ -4,12 +4,25 @@
 #include <CLI/CLI.hpp>
 
 #include "core/status.h"
+#include "core/tensor.h"
 
 namespace kiln::cli {
 
 void add_run_command(CLI::App& app, int& exit_code);
 void add_inspect_command(CLI::App& app, int& exit_code);
 void add_conformance_command(CLI::App& app, int& exit_code);
+void add_build_command(CLI::App& app, int& exit_code);
+void add_compare_command(CLI::App& app, int& exit_code);
+
+// Engine files (.kiln) in `run` and `inspect` (engine_commands.cpp).
+bool is_engine_file(const std::string& path);  // starts with the "KILN" magic
+int inspect_engine(const std::string& path, bool dot);
+int run_engine(const std::string& path, const std::vector<std::string>& inputs, uint64_t seed,
+               const std::string& output_dir, bool verbose);
+
+// Shared by run and compare (cmd_run.cpp).
+void print_summary(const std::string& name, const RuntimeValue& value);
+int write_outputs(const std::string& dir, const std::vector<std::pair<std::string, Tensor>>& outputs);
 
 // Prints the error and returns the exit code for it.
 int report(const Status& status);

@@ -18,8 +18,10 @@ int main(int argc, char** argv) {
                "Imports ONNX models, optimizes them and runs them on the CPU (reference) or a GPU."};
   app.require_subcommand(1);
   int exit_code = 0;
+  kiln::cli::add_build_command(app, exit_code);
   kiln::cli::add_run_command(app, exit_code);
   kiln::cli::add_inspect_command(app, exit_code);
+  kiln::cli::add_compare_command(app, exit_code);
   kiln::cli::add_conformance_command(app, exit_code);
   try {
     app.parse(argc, argv);

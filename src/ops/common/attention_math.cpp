@@ -4,6 +4,13 @@
 
 namespace kiln::ops {
 
+void check_scratch(const std::vector<int64_t>& dims, const char* what) {
+  auto n = checked_element_count(dims);
+  if (!n || *n > max_tensor_bytes() / static_cast<int64_t>(sizeof(double)))
+    throw_error(StatusCode::kInvalidArgument,
+                std::string(what) + " of shape " + dims_to_string(dims) + " exceeds the tensor size limit");
+}
+
 RoundFn round_fn_for(DataType dt) {
   switch (dt) {
     case DataType::kFloat32: return &round_to<float>;

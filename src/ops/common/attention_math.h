@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "core/tensor.h"
 #include "ops/infer_context.h"
@@ -28,6 +29,10 @@ template <typename T>
 inline double round_to(double v) {
   return load_d<T>(store_d<T>(v));
 }
+
+// Throws Error unless a scratch buffer of `dims` doubles stays within max_tensor_bytes(): the
+// kernels size their buffers from model inputs, which are untrusted.
+void check_scratch(const std::vector<int64_t>& dims, const char* what);
 
 using RoundFn = double (*)(double);
 // The rounding of a float dtype (float32, float64, float16, bfloat16); nullptr otherwise.

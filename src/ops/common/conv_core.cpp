@@ -52,10 +52,17 @@ void im2col(const ConvGeometry& g, const T* x, int64_t cg, int64_t r0, int64_t r
         }
         const T* xrow = xc + base;
         int64_t koff = kc[nd - 1] * d_last - p_last;
-        for (int64_t o = 0; o < out_last; ++o) {
-          int64_t i = o * s_last + koff;
-          dst[o] = (i >= 0 && i < in_last) ? xrow[i] : T(0);
-        }
+        // Outputs o whose input o * s + koff lies in [0, in_last): [lo, hi); zeros elsewhere.
+        int64_t lo = koff >= 0 ? 0 : (-koff + s_last - 1) / s_last;
+        int64_t hi = koff > in_last - 1 ? 0 : std::min(out_last, (in_last - 1 - koff) / s_last + 1);
+        lo = std::min(lo, out_last);
+        hi = std::max(hi, lo);
+        std::fill(dst, dst + lo, T(0));
+        if (s_last == 1)
+          std::copy(xrow + lo + koff, xrow + hi + koff, dst + lo);
+        else
+          for (int64_t o = lo; o < hi; ++o) dst[o] = xrow[o * s_last + koff];
+        std::fill(dst + hi, dst + out_last, T(0));
       }
       for (size_t d = nd; d-- > 0;) {  // next kernel position
         if (++kc[d] < wp.kernel[d]) break;

@@ -38,8 +38,27 @@ void infer_unary_checked(InferenceContext& ctx, TypeSet set, bool bool_output) {
   }
 }
 
+std::vector<int64_t> legacy_b_dims(const KernelContext& ctx, const Tensor& a, const Tensor& b) {
+  std::vector<int64_t> dims = b.dims();
+  if (ctx.version() >= 7 || ctx.attrs().get_int("broadcast", 0) == 0) return dims;
+  int64_t rank = static_cast<int64_t>(a.rank());
+  int64_t axis = ctx.attrs().get_int("axis", rank - static_cast<int64_t>(b.rank()));
+  if (axis < 0) axis += rank;
+  int64_t trailing = rank - axis - static_cast<int64_t>(b.rank());
+  if (axis < 0 || trailing < 0) ctx.fail("broadcast axis does not fit " + a.describe() + " and " + b.describe());
+  dims.insert(dims.end(), static_cast<size_t>(trailing), 1);
+  if (broadcast_dims(a.dims(), dims) != a.dims()) ctx.fail("B " + b.describe() + " does not broadcast to A " + a.describe());
+  return dims;
+}
+
 void infer_broadcast_checked(InferenceContext& ctx, TypeSet set, bool bool_output) {
   DataType dt = ctx.input_dtype(0);
+  if (ctx.version() < 7 && ctx.attrs().get_int("broadcast", 0) != 0) {
+    if (dt != DataType::kUndefined && !in_type_set(dt, set))
+      ctx.fail("input dtype " + std::string(dtype_name(dt)) + " is not " + type_set_name(set));
+    ctx.set_output(0, bool_output ? DataType::kBool : dt, ctx.input_type(0).shape);
+    return;
+  }
   std::vector<const Shape*> shapes;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     if (!ctx.has_input(i)) continue;

@@ -68,6 +68,10 @@ void map_unary(KernelContext& ctx, Fn fn) {
   });
 }
 
+// B's dims for broadcasting. Before opset 7, binary ops with the `broadcast` attribute align
+// B with A starting at `axis` (trailing ones appended) and B must broadcast to A's shape.
+std::vector<int64_t> legacy_b_dims(const KernelContext& ctx, const Tensor& a, const Tensor& b);
+
 // Output 0 = fn(a, b) with broadcasting; a and b share a dtype in `set`. The output dtype is
 // the input's (Out = void) or Out (bool for comparisons).
 template <TypeSet S, typename Out = void, typename Fn>
@@ -76,7 +80,8 @@ void map_binary(KernelContext& ctx, Fn fn) {
   const Tensor& b = ctx.input(1);
   if (a.dtype() != b.dtype())
     ctx.fail("inputs have different dtypes: " + a.describe() + " and " + b.describe());
-  auto dims = broadcast_dims(a.dims(), b.dims());
+  std::vector<int64_t> b_dims = legacy_b_dims(ctx, a, b);
+  auto dims = broadcast_dims(a.dims(), b_dims);
   DataType out_dt = std::is_same_v<Out, bool> ? DataType::kBool : a.dtype();
   Tensor& out = ctx.allocate_output(0, out_dt, dims);
   dispatch_set<S>(a.dtype(), [&](auto tag) {
@@ -86,7 +91,7 @@ void map_binary(KernelContext& ctx, Fn fn) {
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     O* po = out.data<O>();
-    BroadcastWalker w(dims, {a.dims(), b.dims()});
+    BroadcastWalker w(dims, {a.dims(), b_dims});
     for (int64_t i = 0; i < out.numel(); ++i, w.next()) {
       auto r = fn(static_cast<C>(pa[w.offset(0)]), static_cast<C>(pb[w.offset(1)]));
       if constexpr (std::is_same_v<O, bool>) po[i] = static_cast<bool>(r);
@@ -98,6 +103,7 @@ void map_binary(KernelContext& ctx, Fn fn) {
 // Shape inference: input 0's dtype must be in `set`; output = input 0's type (or bool).
 void infer_unary_checked(InferenceContext& ctx, TypeSet set, bool bool_output = false);
 // All given inputs share one dtype in `set`; output broadcast, dtype of the inputs (or bool).
+// Before opset 7 with the `broadcast` attribute, the output has A's shape.
 void infer_broadcast_checked(InferenceContext& ctx, TypeSet set, bool bool_output = false);
 
 }  // namespace kiln::ops

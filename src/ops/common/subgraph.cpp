@@ -13,13 +13,21 @@ const ir::Graph& body_graph(const ir::Node& node, const char* name) {
 ir::ValueType merge_alternatives(const ir::ValueType& a, const ir::ValueType& b, const std::string& what) {
   if (a.kind == ir::ValueKind::kUnknown) return b;
   if (b.kind == ir::ValueKind::kUnknown) return a;
-  if (a.kind != b.kind) throw_error(StatusCode::kInvalidModel, what + " is " + a.to_string() + " or " + b.to_string());
+  // A value and an optional of it merge to the optional.
+  auto base = [](ir::ValueKind k) {
+    if (k == ir::ValueKind::kOptionalTensor) return ir::ValueKind::kTensor;
+    if (k == ir::ValueKind::kOptionalSequence) return ir::ValueKind::kSequence;
+    return k;
+  };
+  if (base(a.kind) != base(b.kind))
+    throw_error(StatusCode::kInvalidModel, what + " is " + a.to_string() + " or " + b.to_string());
+  ir::ValueKind kind = a.kind != base(a.kind) ? a.kind : b.kind;
   DataType dt = a.dtype;
   if (dt == DataType::kUndefined) dt = b.dtype;
   else if (b.dtype != DataType::kUndefined && b.dtype != a.dtype)
     throw_error(StatusCode::kInvalidModel, what + " is " + a.to_string() + " or " + b.to_string());
   ir::ValueType t = ir::ValueType::tensor(dt);
-  t.kind = a.kind;
+  t.kind = kind;
   t.layout = a.layout;
   if (a.shape && b.shape && a.shape->rank() == b.shape->rank()) {
     std::vector<Dim> dims = a.shape->dims();

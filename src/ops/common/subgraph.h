@@ -13,7 +13,8 @@ namespace kiln::ops {
 const ir::Graph& body_graph(const ir::Node& node, const char* name);
 // Two types of one value that both may occur (If's branches, a loop-carried value before and
 // after the body): equal dims are kept, differing ones become unknown, differing ranks make the
-// rank unknown. Throws Error when kinds or dtypes contradict.
+// rank unknown; a value and an optional of it give the optional. Throws Error when kinds or
+// dtypes contradict.
 ir::ValueType merge_alternatives(const ir::ValueType& a, const ir::ValueType& b, const std::string& what);
 // Stacks per-iteration tensors along a new axis at `axis`; with no iterations, an empty tensor
 // shaped from the body's declared output type (an unknown per-iteration shape gives [0]).

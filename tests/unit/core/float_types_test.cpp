@@ -47,3 +47,23 @@ TEST(FloatTypes, MiniFloatSaturation) {
 }
 
 }  // namespace kiln
+
+namespace kiln {
+
+TEST(FloatTypes, Fp4NanIsNegativeZeroPattern) {  // as ml_dtypes, ONNX's reference
+  EXPECT_EQ(float_to_minifloat(NAN, MiniFloat::kE2M1), 0x8);
+  EXPECT_EQ(float_to_minifloat(INFINITY, MiniFloat::kE2M1, false), 0x7);
+}
+
+TEST(FloatTypes, E8M0FollowsReferenceBits) {
+  EXPECT_EQ(float_to_e8m0(1.1f, E8M0Rounding::kUp), 128);      // 2^1
+  EXPECT_EQ(float_to_e8m0(1.1f, E8M0Rounding::kDown), 127);    // 2^0
+  EXPECT_EQ(float_to_e8m0(1.75f, E8M0Rounding::kNearest), 128);
+  EXPECT_EQ(float_to_e8m0(-4.0f, E8M0Rounding::kUp), 129);     // sign ignored
+  EXPECT_EQ(float_to_e8m0(INFINITY, E8M0Rounding::kUp), 0xFF);  // NaN even when saturating
+  EXPECT_EQ(float_to_e8m0(3e38f, E8M0Rounding::kUp, true), 0xFE);
+  EXPECT_EQ(float_to_e8m0(3e38f, E8M0Rounding::kUp, false), 0xFF);
+  EXPECT_EQ(float_to_e8m0(0.0f, E8M0Rounding::kUp), 0);
+}
+
+}  // namespace kiln

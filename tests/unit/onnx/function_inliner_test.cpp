@@ -117,6 +117,54 @@ TEST(FunctionInliner, InlinesCallsInsideSubgraphs) {
   EXPECT_EQ(values(out->at(0).tensor()), (std::vector<float>{111, 122}));
 }
 
+// local.Pick(C, X) = If C then X + X else X + k: the branches read a formal input and a
+// caller attribute. Matches onnx.reference: c=false, c2=true on {1,2,3} gives {12,14,16}.
+TEST(FunctionInliner, ResolvesFormalsAndAttributesInsideFunctionSubgraphs) {
+  onnx::ModelProto m = new_model(18);
+  auto* local = m.add_opset_import();
+  local->set_domain("local");
+  local->set_version(1);
+  auto* f = m.add_functions();
+  f->set_name("Pick");
+  f->set_domain("local");
+  f->add_input("C");
+  f->add_input("X");
+  f->add_output("Y");
+  f->add_attribute("k");
+  auto* op = f->add_opset_import();
+  op->set_domain("");
+  op->set_version(18);
+  onnx::GraphProto scratch;
+  auto* n = add_node(&scratch, "If", {"C"}, {"tmp"});
+  auto* then_g = attr_graph(n, "then_branch");
+  tensor_info(then_g->mutable_output(), "tb", kFloat, {}, false);
+  add_node(then_g, "Add", {"X", "X"}, {"tb"});
+  auto* else_g = attr_graph(n, "else_branch");
+  tensor_info(else_g->mutable_output(), "eb", kFloat, {}, false);
+  auto* k = add_node(else_g, "Constant", {}, {"kk"});
+  auto* a = add_attr(k, "value_float");
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_ref_attr_name("k");
+  add_node(else_g, "Add", {"X", "kk"}, {"eb"});
+  add_node(&scratch, "Identity", {"tmp"}, {"Y"});
+  for (auto& node : scratch.node()) *f->add_node() = node;
+  auto* g = m.mutable_graph();
+  tensor_info(g->mutable_input(), "c", onnx::TensorProto::BOOL, {});
+  tensor_info(g->mutable_input(), "c2", onnx::TensorProto::BOOL, {});
+  tensor_info(g->mutable_input(), "x", kFloat, {3});
+  tensor_info(g->mutable_output(), "y", kFloat, {3});
+  attr_float(add_node(g, "Pick", {"c", "x"}, {"y1"}, "local"), "k", 5.0f);
+  attr_float(add_node(g, "Pick", {"c2", "y1"}, {"y"}, "local"), "k", -1.0f);
+  Tensor no(DataType::kBool, {}), yes(DataType::kBool, {});
+  yes.data<bool>()[0] = true;
+  auto out = import_and_run(m, {no, yes, floats({1, 2, 3})});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  EXPECT_EQ(values(out->at(0).tensor()), (std::vector<float>{12, 14, 16}));
+  out = import_and_run(m, {no, no, floats({1, 2, 3})});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  EXPECT_EQ(values(out->at(0).tensor()), (std::vector<float>{5, 6, 7}));
+}
+
 TEST(FunctionInliner, RefusesConflictingOpsets) {
   onnx::ModelProto m = two_calls();
   m.mutable_functions(0)->mutable_opset_import(0)->set_version(13);

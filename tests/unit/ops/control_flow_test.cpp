@@ -88,6 +88,20 @@ TEST(Loop, StopsOnCondition) {
   EXPECT_EQ(out->at(2).tensor().dims(), (std::vector<int64_t>{1, 2}));
 }
 
+TEST(Loop, UnboundedLoopStopsAtTheMemoryLimit) {
+  onnx::ModelProto m = loop_model();
+  auto* g = m.mutable_graph();
+  g->mutable_node(1)->set_input(0, "");     // no trip count
+  g->mutable_node(1)->set_input(1, "go");   // cond stays true
+  tensor_info(g->mutable_input(), "go", kBool, {});
+  int64_t saved = max_tensor_bytes();
+  set_max_tensor_bytes(1024);
+  auto out = import_and_run(m, {Tensor::scalar_i64(0), floats({1, 2}), floats({0, 0}), scalar_bool(true)});
+  set_max_tensor_bytes(saved);
+  ASSERT_FALSE(out.is_ok());
+  EXPECT_NE(out.status().message().find("scan outputs grew"), std::string::npos) << out.status().to_string();
+}
+
 TEST(If, RunsTheChosenBranchAndMergesBranchShapes) {
   onnx::ModelProto m = new_model(17);
   auto* g = m.mutable_graph();
@@ -114,6 +128,37 @@ TEST(If, RunsTheChosenBranchAndMergesBranchShapes) {
   auto no = import_and_run(m, {scalar_bool(false), floats({1, 2}), floats({7, 8, 9})});
   ASSERT_TRUE(no.is_ok()) << no.status().to_string();
   EXPECT_EQ(values(no->at(0).tensor()), (std::vector<float>{7, 8, 9}));
+}
+
+TEST(If, ABranchReturningAnOptionalMakesTheOutputOptional) {
+  onnx::ModelProto m = new_model(18);
+  auto* g = m.mutable_graph();
+  tensor_info(g->mutable_input(), "c", kBool, {});
+  tensor_info(g->mutable_input(), "a", kFloat, {2});
+  auto* out = g->add_output();
+  out->set_name("r");
+  set_tensor_type(out->mutable_type()->mutable_optional_type()->mutable_elem_type(), kFloat, {2});
+  auto* n = add_node(g, "If", {"c"}, {"r"});
+  auto* t = attr_graph(n, "then_branch");
+  auto* tout = t->add_output();
+  tout->set_name("none");
+  set_tensor_type(tout->mutable_type()->mutable_optional_type()->mutable_elem_type(), kFloat, {2});
+  auto* opt = add_node(t, "Optional", {}, {"none"});
+  auto* ta = add_attr(opt, "type");
+  ta->set_type(onnx::AttributeProto::TYPE_PROTO);
+  set_tensor_type(ta->mutable_tp(), kFloat, {2});
+  auto* e = attr_graph(n, "else_branch");
+  tensor_info(e->mutable_output(), "same", kFloat, {2});
+  add_node(e, "Identity", {"a"}, {"same"});
+  auto model = import(m);
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  EXPECT_EQ(model->graph->outputs()[0]->type().kind, ir::ValueKind::kOptionalTensor);
+  auto yes = import_and_run(m, {scalar_bool(true), floats({1, 2})});
+  ASSERT_TRUE(yes.is_ok()) << yes.status().to_string();
+  EXPECT_TRUE(yes->at(0).is_none());
+  auto no = import_and_run(m, {scalar_bool(false), floats({1, 2})});
+  ASSERT_TRUE(no.is_ok()) << no.status().to_string();
+  EXPECT_EQ(values(no->at(0).tensor()), (std::vector<float>{1, 2}));
 }
 
 // Scan-9 running sum over axis 1 in reverse, scan output stacked along axis 1.

@@ -29,6 +29,22 @@ std::vector<RuntimeValue> run_op(const std::string& op, std::vector<Tensor> inpu
   return ctx.outputs();
 }
 
+// Runs `op`'s shape inference on the given input types.
+std::vector<ir::ValueType> infer_op(const std::string& op, std::vector<ir::ValueType> types, ir::Attributes attrs = {},
+                                    int version = 25) {
+  ir::Graph g;
+  std::vector<ir::Value*> ins;
+  for (size_t i = 0; i < types.size(); ++i) ins.push_back(g.add_value("x" + std::to_string(i)));
+  ir::Node* node = g.add_node(op, ins, {g.add_value("y")}, "n");
+  node->attrs() = std::move(attrs);
+  std::vector<const ir::ValueType*> ptrs;
+  for (auto& t : types) ptrs.push_back(&t);
+  int counter = 0;
+  InferenceContext ctx(*node, version, ptrs, std::vector<const Tensor*>(types.size(), nullptr), &counter);
+  OpRegistry::global().find("", op)->infer(ctx);
+  return ctx.outputs();
+}
+
 Tensor f32(std::vector<float> v) {
   Tensor t(DataType::kFloat32, {static_cast<int64_t>(v.size())});
   std::copy(v.begin(), v.end(), t.data<float>());
@@ -144,6 +160,84 @@ TEST(Where, Strings) {
   auto out = run_op("Where", {c, strings({"a", "b"}), strings({"c"})});
   EXPECT_EQ(out[0].tensor().strings()[0], "a");
   EXPECT_EQ(out[0].tensor().strings()[1], "c");
+}
+
+TEST(Add, LegacyAxisBroadcastAndIntegerWrap) {
+  Tensor a(DataType::kFloat32, {2, 3, 2}), b = f32({10.0f, 20.0f, 30.0f});
+  ir::Attributes attrs;
+  attrs.set("broadcast", int64_t{1});
+  attrs.set("axis", int64_t{1});
+  auto out = run_op("Add", {a, b}, attrs, 6);
+  const Tensor& y = out[0].tensor();
+  ASSERT_EQ(y.dims(), (std::vector<int64_t>{2, 3, 2}));
+  EXPECT_EQ(y.data<float>()[0], 10.0f);
+  EXPECT_EQ(y.data<float>()[2], 20.0f);
+  EXPECT_EQ(y.data<float>()[11], 30.0f);
+  Tensor i(DataType::kInt32, {1}), j(DataType::kInt32, {1});
+  i.data<int32_t>()[0] = 2147483647;
+  j.data<int32_t>()[0] = 1;
+  EXPECT_EQ(run_op("Add", {i, j}, {}, 14)[0].tensor().data<int32_t>()[0], -2147483647 - 1);
+}
+
+TEST(Less, LegacyAxisBroadcast) {
+  Tensor a(DataType::kFloat32, {2, 3}), b = f32({1.0f, 2.0f});
+  ir::Attributes attrs;
+  attrs.set("broadcast", int64_t{1});
+  attrs.set("axis", int64_t{0});
+  auto out = run_op("Less", {a, b}, attrs, 1);
+  ASSERT_EQ(out[0].tensor().dims(), (std::vector<int64_t>{2, 3}));
+  EXPECT_TRUE(out[0].tensor().data<bool>()[5]);
+  attrs.set("axis", int64_t{1});  // B of 2 does not fit A's dim 1 (3)
+  EXPECT_THROW(run_op("Less", {a, b}, attrs, 1), Error);
+}
+
+TEST(Clip, AttributeAndInputForms) {
+  ir::Attributes attrs;
+  attrs.set("min", -1.0f);
+  attrs.set("max", 1.0f);
+  auto old = run_op("Clip", {f32({-5.0f, 0.5f, 5.0f, NAN})}, attrs, 6);
+  const float* p = old[0].tensor().data<float>();
+  EXPECT_EQ(p[0], -1.0f);
+  EXPECT_EQ(p[1], 0.5f);
+  EXPECT_EQ(p[2], 1.0f);
+  EXPECT_TRUE(std::isnan(p[3]));
+  Tensor x(DataType::kInt32, {3}), lo(DataType::kInt32, {}), hi(DataType::kInt32, {});
+  x.data<int32_t>()[0] = -7; x.data<int32_t>()[1] = 2; x.data<int32_t>()[2] = 9;
+  lo.data<int32_t>()[0] = 5;
+  hi.data<int32_t>()[0] = 3;  // min > max: everything becomes max
+  auto out = run_op("Clip", {x, lo, hi}, {}, 13);
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(out[0].tensor().data<int32_t>()[k], 3);
+  EXPECT_THROW(run_op("Clip", {x, f32({1.0f})}, {}, 13), Error);
+}
+
+TEST(Inference, SymbolicBroadcastAndUnknownRank) {
+  Shape a({Dim::symbol("batch"), Dim(1), Dim(4)});
+  Shape b({Dim(3), Dim(1)});
+  auto out = infer_op("Add", {ir::ValueType::tensor(DataType::kFloat32, a), ir::ValueType::tensor(DataType::kFloat32, b)});
+  ASSERT_TRUE(out[0].shape);
+  EXPECT_EQ(*out[0].shape, Shape({Dim::symbol("batch"), Dim(3), Dim(4)}));
+  auto cmp = infer_op("Less", {ir::ValueType::tensor(DataType::kInt64, a), ir::ValueType::tensor(DataType::kInt64)});
+  EXPECT_EQ(cmp[0].dtype, DataType::kBool);
+  EXPECT_FALSE(cmp[0].shape);
+  auto where = infer_op("Where", {ir::ValueType::tensor(DataType::kBool, b), ir::ValueType::tensor(DataType::kString, a),
+                                  ir::ValueType::tensor(DataType::kString, Shape({Dim(4)}))});
+  EXPECT_EQ(where[0].dtype, DataType::kString);
+  EXPECT_EQ(where[0].shape->rank(), 3u);
+}
+
+TEST(Inference, RejectsInvalidTypes) {
+  auto f = ir::ValueType::tensor(DataType::kFloat32, Shape({2}));
+  auto i = ir::ValueType::tensor(DataType::kInt32, Shape({2}));
+  EXPECT_THROW(infer_op("Add", {f, i}), Error);
+  EXPECT_THROW(infer_op("Sqrt", {i}), Error);
+  EXPECT_THROW(infer_op("BitwiseAnd", {f, f}), Error);
+  EXPECT_THROW(infer_op("And", {i, i}), Error);
+  EXPECT_THROW(infer_op("Where", {f, f, f}), Error);
+  EXPECT_THROW(infer_op("Mul", {f, ir::ValueType::tensor(DataType::kFloat32, Shape({3}))}), Error);
+  auto cast = infer_op("Cast", {f}, to(DataType::kFloat8E4M3FN));
+  EXPECT_EQ(cast[0].dtype, DataType::kFloat8E4M3FN);
+  EXPECT_EQ(*cast[0].shape, Shape({2}));
+  EXPECT_THROW(infer_op("Cast", {f}, to(DataType::kComplex64)), Error);
 }
 
 }  // namespace

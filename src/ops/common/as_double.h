@@ -27,7 +27,4 @@ template <typename T> T from_double(double v) {
   }
 }
 
-// True for the dtypes computed in floating point (float, double and the narrow floats).
-template <typename T> constexpr bool is_float_like_v = !std::is_integral_v<T>;
-
 }  // namespace kiln::ops

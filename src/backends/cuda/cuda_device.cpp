@@ -1,0 +1,109 @@
+// The CUDA Device: cudaMalloc'd memory, asynchronous copies on streams, and per-context library
+// handles (cuDNN) as backend state. Registered as the factory for Backend::kCuda.
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_handles.h"
+#include "backends/cuda/device_info.h"
+#include "runtime/device.h"
+
+namespace kiln::cuda {
+namespace {
+
+std::string version_string(int v, int major_div, int minor_div, int minor_mod) {
+  return std::to_string(v / major_div) + "." + std::to_string((v / minor_div) % minor_mod);
+}
+
+class CudaDevice final : public runtime::Device {
+ public:
+  explicit CudaDevice(DeviceInfo info) : info_(std::move(info)) {}
+  runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+  std::string name() const override { return info_.name; }
+  runtime::TargetInfo target() const override {
+    runtime::TargetInfo t;
+    t.backend = "cuda";
+    t.device_name = info_.name;
+    t.compute_major = info_.cc_major;
+    t.compute_minor = info_.cc_minor;
+    t.cuda_version = version_string(info_.cuda_runtime_version, 1000, 10, 100);
+    t.cudnn_version = std::to_string(info_.cudnn_version / 10000) + "." + std::to_string((info_.cudnn_version / 100) % 100) +
+                      "." + std::to_string(info_.cudnn_version % 100);
+    t.cublas_version = std::to_string(info_.cublaslt_version / 10000) + "." +
+                       std::to_string((info_.cublaslt_version / 100) % 100) + "." +
+                       std::to_string(info_.cublaslt_version % 100);
+    return t;
+  }
+
+  Result<void*> allocate(size_t bytes) override {
+    void* p = nullptr;
+    cudaError_t err = cudaMalloc(&p, bytes ? bytes : 256);
+    if (err != cudaSuccess) {
+      cudaGetLastError();  // clear the sticky-free error so the device stays usable
+      if (err == cudaErrorMemoryAllocation) {
+        size_t free_bytes = 0, total = 0;
+        cudaMemGetInfo(&free_bytes, &total);
+        return Status(StatusCode::kOutOfMemory, "GPU out of memory: asked for " + std::to_string(bytes >> 20) +
+                                                    " MiB, " + std::to_string(free_bytes >> 20) + " MiB free of " +
+                                                    std::to_string(total >> 20) + " MiB");
+      }
+      return cuda_status(err, "cudaMalloc");
+    }
+    return p;
+  }
+  void free(void* ptr) override {
+    if (ptr) cudaFree(ptr);
+  }
+  Status copy_host_to_device(void* dst, const void* src, size_t bytes, runtime::Stream s) override {
+    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, static_cast<cudaStream_t>(s)));
+    return Status::ok();
+  }
+  Status copy_device_to_host(void* dst, const void* src, size_t bytes, runtime::Stream s) override {
+    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, static_cast<cudaStream_t>(s)));
+    return Status::ok();
+  }
+  Status copy_device_to_device(void* dst, const void* src, size_t bytes, runtime::Stream s) override {
+    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(s)));
+    return Status::ok();
+  }
+  Status memset_zero(void* dst, size_t bytes, runtime::Stream s) override {
+    KILN_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, static_cast<cudaStream_t>(s)));
+    return Status::ok();
+  }
+  Result<runtime::Stream> create_stream() override {
+    cudaStream_t s = nullptr;
+    KILN_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    return runtime::Stream{s};
+  }
+  void destroy_stream(runtime::Stream s) override {
+    if (s) cudaStreamDestroy(static_cast<cudaStream_t>(s));
+  }
+  Status synchronize(runtime::Stream s) override {
+    KILN_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(s)));
+    return Status::ok();
+  }
+  Result<void*> create_backend_state(runtime::Stream) override {
+    KILN_ASSIGN_OR_RETURN(CudaHandles * h, create_handles());
+    return static_cast<void*>(h);
+  }
+  void destroy_backend_state(void* state) override { destroy_handles(static_cast<CudaHandles*>(state)); }
+
+ private:
+  DeviceInfo info_;
+};
+
+Result<std::shared_ptr<runtime::Device>> make_cuda_device() {
+  KILN_ASSIGN_OR_RETURN(DeviceInfo info, query_device(0));
+  if (info.cc_major < 8)
+    return unsupported("the CUDA backend needs compute capability 8.0 or newer; " + info.name + " has " +
+                       std::to_string(info.cc_major) + "." + std::to_string(info.cc_minor));
+  return std::shared_ptr<runtime::Device>(std::make_shared<CudaDevice>(std::move(info)));
+}
+
+struct RegisterCudaDevice {
+  RegisterCudaDevice() { runtime::register_device_factory(runtime::Backend::kCuda, &make_cuda_device); }
+} register_cuda_device;
+
+}  // namespace
+}  // namespace kiln::cuda

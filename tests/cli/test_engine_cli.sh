@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# kiln build / inspect / run / compare on a small generated model, and the refusals of
+# corrupt engine files (exit 1, one readable message, no crash).
+set -u
+KILN=$1; PY=$2; WORK=$3
+rm -rf "$WORK"; mkdir -p "$WORK"
+fails=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fails=$((fails+1)); }
+expect_success() {  # expect_success "description" "output fragment" cmd...
+  local what=$1 fragment=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ $rc -ne 0 ] || ! grep -qi -- "$fragment" <<<"$out"; then bad "$what: exit $rc, output: $out"; else ok "$what"; fi
+}
+expect_error() {
+  local what=$1 fragment=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ $rc -ne 1 ] || ! grep -qi -- "$fragment" <<<"$out"; then bad "$what: exit $rc, output: $out"; else ok "$what"; fi
+}
+
+# y = relu-free arithmetic over an input and two initializers, two outputs.
+"$PY" - "$WORK/small.onnx" <<'PYEOF'
+import sys, numpy as np, onnx
+from onnx import helper, TensorProto, numpy_helper
+rng = np.random.default_rng(0)
+w = numpy_helper.from_array(rng.standard_normal((4, 8)).astype(np.float32), "w")
+b = numpy_helper.from_array(rng.standard_normal((8,)).astype(np.float32), "b")
+nodes = [helper.make_node("Mul", ["x", "w"], ["m"], name="mul"),
+         helper.make_node("Add", ["m", "b"], ["a"], name="add"),
+         helper.make_node("Mul", ["a", "a"], ["sq"], name="square"),
+         helper.make_node("Sub", ["sq", "x"], ["y"], name="sub"),
+         helper.make_node("Div", ["y", "w"], ["z"], name="div")]
+g = helper.make_graph(nodes, "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
+                      [helper.make_tensor_value_info("z", TensorProto.FLOAT, [4, 8]),
+                       helper.make_tensor_value_info("a", TensorProto.FLOAT, [4, 8])], [w, b])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])
+PYEOF
+[ -f "$WORK/small.onnx" ] || { echo "FAIL: could not write the test model"; exit 1; }
+
+expect_success "build" "5 nodes -> 5 layers" "$KILN" build "$WORK/small.onnx" -o "$WORK/small.kiln" --verbose
+expect_success "inspect engine" "memory plan: arena" "$KILN" inspect "$WORK/small.kiln"
+expect_success "inspect shows tactics" "cpu.reference" "$KILN" inspect "$WORK/small.kiln"
+expect_success "inspect --dot" "digraph" "$KILN" inspect "$WORK/small.kiln" --dot
+expect_success "run engine" "ran .*small.kiln on cpu" "$KILN" run "$WORK/small.kiln" --verbose --output-dir "$WORK/out"
+expect_success "run onnx still works" "ran .*small.onnx on cpu" "$KILN" run "$WORK/small.onnx" --random-inputs
+expect_success "compare random inputs" "^PASS" "$KILN" compare "$WORK/small.onnx" "$WORK/small.kiln"
+"$PY" -c "import numpy as np; np.save('$WORK/x.npy', np.linspace(-2, 2, 32, dtype=np.float32).reshape(4, 8))"
+expect_success "compare given inputs" "^PASS" "$KILN" compare "$WORK/small.onnx" "$WORK/small.kiln" --input "x=$WORK/x.npy"
+
+# A model whose engine differs must FAIL the comparison (exit 1): compare against another model.
+"$PY" - "$WORK/other.onnx" <<'PYEOF'
+import sys, numpy as np, onnx
+from onnx import helper, TensorProto
+g = helper.make_graph([helper.make_node("Add", ["x", "x"], ["z"]), helper.make_node("Identity", ["x"], ["a"])],
+                      "other", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
+                      [helper.make_tensor_value_info("z", TensorProto.FLOAT, [4, 8]),
+                       helper.make_tensor_value_info("a", TensorProto.FLOAT, [4, 8])])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])
+PYEOF
+expect_error "compare detects a mismatch" "FAIL" "$KILN" compare "$WORK/other.onnx" "$WORK/small.kiln"
+
+# Corrupt engines.
+size=$(stat -c %s "$WORK/small.kiln")
+head -c $((size / 2)) "$WORK/small.kiln" > "$WORK/truncated.kiln"
+expect_error "truncated engine" "truncated" "$KILN" inspect "$WORK/truncated.kiln"
+cp "$WORK/small.kiln" "$WORK/flipped.kiln"
+printf '\x5a' | dd of="$WORK/flipped.kiln" bs=1 seek=$((size - 3)) conv=notrunc 2>/dev/null
+expect_error "flipped byte" "checksum" "$KILN" run "$WORK/flipped.kiln"
+expect_error "engine garbage after magic" "invalid engine file" bash -c "printf 'KILN garbage' > '$WORK/g.kiln'; '$KILN' inspect '$WORK/g.kiln'"
+expect_error "build refuses unknown backend" "--backend" "$KILN" build "$WORK/small.onnx" -o "$WORK/x.kiln" --backend tpu
+echo "$fails failed"
+[ $fails -eq 0 ]

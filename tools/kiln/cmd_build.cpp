@@ -1,0 +1,77 @@
+// kiln build model.onnx -o model.kiln: optimize, lower, plan and write an engine file.
+#include <chrono>
+#include <cstdio>
+#include <unistd.h>
+
+#include "commands.h"
+#include "onnx/importer.h"
+#include "runtime/builder.h"
+
+namespace kiln::cli {
+namespace {
+
+struct BuildOptions {
+  std::string model, output, backend = "cpu";
+  bool fp16 = false, bf16 = false, tf32 = false, verbose = false;
+  int64_t workspace_mib = 1024;
+  std::vector<std::string> disabled_passes;
+};
+
+int build(const BuildOptions& o) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto ms_since = [](auto t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
+  runtime::BuilderConfig config;
+  if (o.backend == "cpu") config.backend = runtime::Backend::kCpu;
+  else if (o.backend == "cuda") config.backend = runtime::Backend::kCuda;
+  else return report(invalid_argument("--backend must be cpu or cuda, got '" + o.backend + "'"));
+  config.fp16 = o.fp16;
+  config.bf16 = o.bf16;
+  config.tf32 = o.tf32;
+  config.workspace_mib = o.workspace_mib;
+  config.disabled_passes = o.disabled_passes;
+  config.verbose = o.verbose;
+  config.log = [](const std::string& m) { std::fprintf(stderr, "[build] %s\n", m.c_str()); };
+  const bool tty = isatty(STDERR_FILENO);
+  config.progress = [tty](const std::string& phase, size_t done, size_t total) {
+    if (!tty || total < 2) return;
+    std::fprintf(stderr, "\r[build] %-9s %zu/%zu%s", phase.c_str(), done, total, done == total ? "\n" : "");
+  };
+
+  auto model = importer::import_model_file(o.model);
+  if (!model.is_ok()) return report(model.status());
+  if (o.verbose) std::fprintf(stderr, "[build] imported %s in %.1f ms\n", o.model.c_str(), ms_since(t0));
+  auto engine = runtime::Builder::build(model.value(), config);
+  if (!engine.is_ok()) return report(engine.status());
+  auto t1 = std::chrono::steady_clock::now();
+  Status st = engine.value()->save(o.output);
+  if (!st.is_ok()) return report(st);
+  const auto& d = engine.value()->desc();
+  std::printf("built %s -> %s (%s): %lld nodes -> %zu layers, weights %.2f MiB, arena %.2f MiB (naive %.2f MiB), %.1f ms\n",
+              o.model.c_str(), o.output.c_str(), o.backend.c_str(), static_cast<long long>(d.source_node_count),
+              d.layers.size(), d.weights.bytes / 1048576.0, d.memory.arena_bytes / 1048576.0,
+              d.memory.naive_bytes / 1048576.0, ms_since(t0));
+  if (o.verbose) std::fprintf(stderr, "[build] wrote the engine in %.1f ms\n", ms_since(t1));
+  return 0;
+}
+
+}  // namespace
+
+void add_build_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("build", "Build an engine file from an ONNX model");
+  auto o = std::make_shared<BuildOptions>();
+  cmd->add_option("model", o->model, "model.onnx")->required();
+  cmd->add_option("-o,--output", o->output, "engine file to write (model.kiln)")->required();
+  cmd->add_option("--backend", o->backend, "cpu or cuda")->capture_default_str();
+  cmd->add_flag("--fp16", o->fp16, "allow float16 kernels");
+  cmd->add_flag("--bf16", o->bf16, "allow bfloat16 kernels");
+  cmd->add_flag("--tf32", o->tf32, "allow TF32 math for float32 (CUDA)");
+  cmd->add_option("--workspace", o->workspace_mib, "the most scratch memory one layer may use, MiB")
+      ->capture_default_str();
+  cmd->add_option("--disable-pass", o->disabled_passes, "skip an optimization pass by name (repeatable)");
+  cmd->add_flag("-v,--verbose", o->verbose, "print each phase, the chosen kernels and the memory plan");
+  cmd->callback([o, &exit_code] { exit_code = build(*o); });
+}
+
+}  // namespace kiln::cli

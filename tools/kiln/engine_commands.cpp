@@ -1,0 +1,213 @@
+// The engine side of `kiln run` and `kiln inspect` (for .kiln files), and `kiln compare`.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "backends/cpu/interpreter.h"
+#include "commands.h"
+#include "io/compare.h"
+#include "io/npy.h"
+#include "io/random_inputs.h"
+#include "ir/printer.h"
+#include "onnx/importer.h"
+#include "runtime/engine.h"
+#include "runtime/execution_context.h"
+
+namespace kiln::cli {
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string mib(size_t bytes) {
+  char buf[32];
+  if (bytes < 10 * 1024) std::snprintf(buf, sizeof buf, "%zu B", bytes);
+  else if (bytes < 10 * 1048576) std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
+  else std::snprintf(buf, sizeof buf, "%.2f MiB", bytes / 1048576.0);
+  return buf;
+}
+
+std::string type_of(const ir::Value* v) { return v ? v->type().to_string() : "-"; }
+
+// Engine inputs from name=file.npy specs, the rest random (seeded, never zeros).
+Result<std::map<std::string, Tensor>> engine_inputs(const runtime::Engine& engine,
+                                                    const std::vector<std::string>& specs, uint64_t seed) {
+  std::map<std::string, Tensor> inputs;
+  for (const auto& spec : specs) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) return invalid_argument("--input takes name=file.npy, got '" + spec + "'");
+    auto t = io::read_npy(spec.substr(eq + 1));
+    if (!t.is_ok()) return t.status();
+    inputs[spec.substr(0, eq)] = std::move(t).value();
+  }
+  uint64_t k = 0;
+  for (const auto& b : engine.inputs()) {
+    ++k;
+    if (!inputs.count(b.name)) inputs[b.name] = io::random_tensor(b.dtype, b.dims, seed * 1000003 + k);
+  }
+  return inputs;
+}
+
+}  // namespace
+
+bool is_engine_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[4] = {};
+  if (!f.read(magic, 4)) return false;
+  return std::memcmp(magic, "KILN", 4) == 0;
+}
+
+int inspect_engine(const std::string& path, bool dot) {
+  auto start = std::chrono::steady_clock::now();
+  auto engine = runtime::Engine::load(path);
+  if (!engine.is_ok()) return report(engine.status());
+  const runtime::Engine& e = *engine.value();
+  const auto& d = e.desc();
+  const ir::Graph& g = *d.graph;
+  if (dot) {
+    std::printf("%s", ir::to_dot(g).c_str());
+    return 0;
+  }
+  std::printf("engine %s (loaded in %.2f ms)\n", path.c_str(), ms_since(start));
+  std::printf("  built by kiln %s for %s", d.builder_version.c_str(), d.target.backend.c_str());
+  if (!d.target.device_name.empty())
+    std::printf(" (%s, sm_%d%d, CUDA %s, cuDNN %s, cuBLAS %s)", d.target.device_name.c_str(), d.target.compute_major,
+                d.target.compute_minor, d.target.cuda_version.c_str(), d.target.cudnn_version.c_str(),
+                d.target.cublas_version.c_str());
+  std::printf("\n  config: fp16=%d bf16=%d tf32=%d workspace=%lld MiB", d.config.fp16, d.config.bf16, d.config.tf32,
+              static_cast<long long>(d.config.workspace_mib));
+  for (const auto& p : d.config.disabled_passes) std::printf(" --disable-pass %s", p.c_str());
+  std::printf("\ninputs\n");
+  for (const auto& b : e.inputs()) std::printf("  %-24s %s%s\n", b.name.c_str(), std::string(dtype_name(b.dtype)).c_str(), dims_to_string(b.dims).c_str());
+  std::printf("outputs\n");
+  for (const auto& b : e.outputs()) std::printf("  %-24s %s%s\n", b.name.c_str(), std::string(dtype_name(b.dtype)).c_str(), dims_to_string(b.dims).c_str());
+  std::printf("layers: %zu (model had %lld nodes)\n", g.nodes().size(), static_cast<long long>(d.source_node_count));
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    const ir::Node& n = *g.nodes()[i];
+    size_t wbytes = 0;
+    std::string ins;
+    for (const ir::Value* v : n.inputs()) {
+      if (v && v->is_constant()) wbytes += v->constant().nbytes();
+      else ins += (ins.empty() ? "" : ", ") + type_of(v);
+    }
+    std::string outs;
+    for (const ir::Value* v : n.outputs()) outs += (outs.empty() ? "" : ", ") + type_of(v);
+    std::string precision = n.num_outputs() && n.output(0) ? std::string(dtype_name(n.output(0)->type().dtype)) : "-";
+    std::printf("  %3zu %-28s %-14s %-16s %-8s %s -> %s", i, n.name().c_str(), n.op_type().c_str(),
+                d.layers[i].tactic.c_str(), precision.c_str(), ins.c_str(), outs.c_str());
+    if (wbytes) std::printf("  weights %s", mib(wbytes).c_str());
+    if (!n.fused_from().empty()) {
+      std::printf("  fused from:");
+      for (const auto& f : n.fused_from()) std::printf(" %s", f.c_str());
+    }
+    std::printf("\n");
+  }
+  std::printf("weights: %s\n", mib(d.weights.bytes).c_str());
+  double ratio = d.memory.naive_bytes ? 100.0 * d.memory.arena_bytes / d.memory.naive_bytes : 0;
+  std::printf("memory plan: arena %s for %zu intermediates, naive sum %s (%.1f%%), alignment %zu\n",
+              mib(d.memory.arena_bytes).c_str(), d.memory.slots.size(), mib(d.memory.naive_bytes).c_str(), ratio,
+              d.memory.alignment);
+  std::printf("workspace: %s\n", mib(d.workspace_bytes).c_str());
+  return 0;
+}
+
+int run_engine(const std::string& path, const std::vector<std::string>& specs, uint64_t seed,
+               const std::string& output_dir, bool verbose) {
+  auto engine = runtime::Engine::load(path);
+  if (!engine.is_ok()) return report(engine.status());
+  if (verbose) std::fprintf(stderr, "loaded %s in %.2f ms\n", path.c_str(), engine.value()->load_ms());
+  auto inputs = engine_inputs(*engine.value(), specs, seed);
+  if (!inputs.is_ok()) return report(inputs.status());
+  auto ctx = engine.value()->create_context();
+  if (!ctx.is_ok()) return report(ctx.status());
+  auto start = std::chrono::steady_clock::now();
+  auto outputs = ctx.value()->run(inputs.value());
+  double ms = ms_since(start);
+  if (!outputs.is_ok()) return report(outputs.status());
+  std::printf("ran %s on %s in %.3f ms\noutputs\n", path.c_str(), engine.value()->desc().target.backend.c_str(), ms);
+  const auto& bindings = engine.value()->outputs();
+  for (size_t i = 0; i < bindings.size(); ++i) print_summary(bindings[i].name, RuntimeValue(outputs.value()[i]));
+  if (!output_dir.empty()) {
+    std::vector<std::pair<std::string, Tensor>> named;
+    for (size_t i = 0; i < bindings.size(); ++i) named.emplace_back(bindings[i].name, outputs.value()[i]);
+    return write_outputs(output_dir, named);
+  }
+  return 0;
+}
+
+namespace {
+
+struct CompareOptions {
+  std::string model, engine;
+  std::vector<std::string> inputs;
+  double rtol = 1e-4, atol = 1e-5;
+  uint64_t seed = 1;
+};
+
+int compare(const CompareOptions& o) {
+  auto model = importer::import_model_file(o.model);
+  if (!model.is_ok()) return report(model.status());
+  auto interp = cpu::Interpreter::create(model->graph);
+  if (!interp.is_ok()) return report(interp.status());
+  auto engine = runtime::Engine::load(o.engine);
+  if (!engine.is_ok()) return report(engine.status());
+  auto inputs = engine_inputs(*engine.value(), o.inputs, o.seed);
+  if (!inputs.is_ok()) return report(inputs.status());
+  std::map<std::string, RuntimeValue> ref_inputs;
+  for (const auto& [name, t] : inputs.value()) ref_inputs[name] = RuntimeValue(t);
+  auto ref = (*interp)->run(ref_inputs);
+  if (!ref.is_ok()) return report(ref.status().with_context("running the model on the CPU reference"));
+  auto ctx = engine.value()->create_context();
+  if (!ctx.is_ok()) return report(ctx.status());
+  auto got = ctx.value()->run(inputs.value());
+  if (!got.is_ok()) return report(got.status().with_context("running the engine"));
+
+  std::printf("comparing %s (CPU reference) with %s (%s), rtol %g atol %g\n", o.model.c_str(), o.engine.c_str(),
+              engine.value()->desc().target.backend.c_str(), o.rtol, o.atol);
+  std::printf("  %-28s %-22s %12s %12s  %s\n", "output", "type", "max abs err", "max rel err", "result");
+  bool all_ok = true;
+  const auto& ref_outputs = model->graph->outputs();
+  const auto& bindings = engine.value()->outputs();
+  for (size_t i = 0; i < bindings.size(); ++i) {
+    size_t r = 0;
+    while (r < ref_outputs.size() && ref_outputs[r]->name() != bindings[i].name) ++r;
+    if (r == ref_outputs.size()) {
+      std::printf("  %-28s the model has no such output  FAIL\n", bindings[i].name.c_str());
+      all_ok = false;
+      continue;
+    }
+    io::Comparison c = io::compare_values(ref.value()[r], RuntimeValue(got.value()[i]), o.rtol, o.atol);
+    all_ok &= c.ok;
+    std::printf("  %-28s %-22s %12.4g %12.4g  %s\n", bindings[i].name.c_str(), got.value()[i].describe().c_str(),
+                c.max_abs_error, c.max_rel_error, c.ok ? "PASS" : "FAIL");
+    if (!c.ok && !c.message.empty()) std::printf("    %s\n", c.message.c_str());
+  }
+  if (bindings.size() != ref_outputs.size()) {
+    std::printf("  the model has %zu outputs, the engine %zu  FAIL\n", ref_outputs.size(), bindings.size());
+    all_ok = false;
+  }
+  std::printf("%s\n", all_ok ? "PASS" : "FAIL");
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace
+
+void add_compare_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("compare", "Run a model (CPU reference) and its engine on the same inputs and "
+                                            "compare every output");
+  auto o = std::make_shared<CompareOptions>();
+  cmd->add_option("model", o->model, "model.onnx")->required();
+  cmd->add_option("engine", o->engine, "model.kiln")->required();
+  cmd->add_option("--input", o->inputs, "an input as name=file.npy (repeatable); the rest are random");
+  cmd->add_option("--rtol", o->rtol, "relative tolerance")->capture_default_str();
+  cmd->add_option("--atol", o->atol, "absolute tolerance")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed for random inputs")->capture_default_str();
+  cmd->callback([o, &exit_code] { exit_code = compare(*o); });
+}
+
+}  // namespace kiln::cli
