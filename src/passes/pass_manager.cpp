@@ -1,11 +1,73 @@
 #include "passes/pass_manager.h"
 
+#include <algorithm>
+
+#include "ops/shape_inference.h"
+#include "passes/pass.h"
+
 namespace kiln::passes {
 
-std::vector<std::string> pass_names() { return {}; }
+int Pass::run(ir::Graph& graph, const PassLog& log) {
+  int applied = 0;
+  // Rewrites remove nodes, so the walk restarts from the top after each change.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (ir::Node* node : graph.node_list()) {
+      if (!matches(graph, *node) || !rewrite(graph, *node, log)) continue;
+      ++applied;
+      changed = true;
+      Status s = graph.topological_sort();
+      if (!s.is_ok()) throw Error(StatusCode::kInternal, std::string(name()) + " made a cycle: " + s.message());
+      break;
+    }
+  }
+  return applied;
+}
+
+std::vector<std::string> pass_names() {
+  std::vector<std::string> names;
+  for (const auto& p : make_all_passes()) names.push_back(p->name());
+  return names;
+}
 
 Status optimize(ir::Graph& graph, const PassOptions& options) {
-  if (options.log) options.log("optimizer: no passes registered yet; the graph is lowered as imported");
+  auto passes = make_all_passes();
+  for (const std::string& d : options.disabled) {
+    bool known = std::any_of(passes.begin(), passes.end(), [&](const auto& p) { return d == p->name(); });
+    if (!known) {
+      std::string all;
+      for (const auto& p : passes) all += (all.empty() ? "" : ", ") + std::string(p->name());
+      return invalid_argument("unknown pass '" + d + "' (passes: " + all + ")");
+    }
+  }
+  auto enabled = [&](const Pass& p) {
+    return std::find(options.disabled.begin(), options.disabled.end(), p.name()) == options.disabled.end();
+  };
+  size_t before = graph.nodes().size();
+  try {
+    KILN_RETURN_IF_ERROR(graph.topological_sort());
+    constexpr int kMaxRounds = 20;
+    for (int round = 1; round <= kMaxRounds; ++round) {
+      int total = 0;
+      for (auto& pass : passes) {
+        if (!enabled(*pass)) continue;
+        int n = pass->run(graph, options.log);
+        if (n > 0 && options.log)
+          options.log("pass " + std::string(pass->name()) + ": " + std::to_string(n) + " rewrite(s) in round " +
+                      std::to_string(round));
+        total += n;
+      }
+      graph.remove_unused_values();
+      // Folded shapes make more shapes static, which lets the next round go further.
+      KILN_RETURN_IF_ERROR(ops::infer_shapes(graph));
+      if (total == 0) break;
+    }
+  } catch (const Error& e) {
+    return e.to_status().with_context("while optimizing the graph");
+  }
+  if (options.log)
+    options.log("optimizer: " + std::to_string(before) + " nodes -> " + std::to_string(graph.nodes().size()) +
+                " nodes");
   return Status::ok();
 }
 

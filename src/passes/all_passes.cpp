@@ -1,0 +1,36 @@
+// The passes in the order the manager runs them each round.
+#include "passes/pass.h"
+
+namespace kiln::passes {
+
+std::unique_ptr<Pass> make_constant_folding();
+std::unique_ptr<Pass> make_identity_elimination();
+std::unique_ptr<Pass> make_dead_node_elimination();
+std::unique_ptr<Pass> make_batchnorm_folding();
+std::unique_ptr<Pass> make_gelu_fusion();
+std::unique_ptr<Pass> make_layernorm_fusion();
+std::unique_ptr<Pass> make_attention_fusion();
+std::unique_ptr<Pass> make_bias_fusion();
+std::unique_ptr<Pass> make_residual_fusion();
+std::unique_ptr<Pass> make_activation_fusion();
+std::unique_ptr<Pass> make_elementwise_chain_fusion();
+
+std::vector<std::unique_ptr<Pass>> make_all_passes() {
+  std::vector<std::unique_ptr<Pass>> p;
+  p.push_back(make_constant_folding());
+  p.push_back(make_identity_elimination());
+  p.push_back(make_dead_node_elimination());
+  p.push_back(make_batchnorm_folding());
+  // Multi-node patterns before the epilogue fusions, so kiln::Gelu can join a MatMul.
+  p.push_back(make_gelu_fusion());
+  p.push_back(make_layernorm_fusion());
+  p.push_back(make_attention_fusion());
+  p.push_back(make_bias_fusion());
+  p.push_back(make_residual_fusion());
+  p.push_back(make_activation_fusion());
+  // Last: only what no pattern above claimed.
+  p.push_back(make_elementwise_chain_fusion());
+  return p;
+}
+
+}  // namespace kiln::passes
