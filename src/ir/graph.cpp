@@ -83,6 +83,15 @@ void Graph::remove_node(Node* node) {
                nodes_.end());
 }
 
+void Graph::set_node_output(Node* node, size_t i, Value* v) {
+  if (i >= node->outputs_.size()) node->outputs_.resize(i + 1, nullptr);
+  if (Value* old = node->outputs_[i]; old && old->producer_ == node) old->producer_ = nullptr;
+  if (v && v->producer_ && v->producer_ != node)
+    throw_error(StatusCode::kInternal, "value '" + v->name() + "' already has a producer");
+  node->outputs_[i] = v;
+  if (v) v->producer_ = node;
+}
+
 std::vector<Node*> Graph::node_list() const {
   std::vector<Node*> out;
   out.reserve(nodes_.size());

@@ -97,6 +97,8 @@ class Graph {
                  const std::vector<Value*>& outputs, const std::string& name = "",
                  const std::string& domain = "");
   void remove_node(Node* node);  // detaches its outputs' producer link
+  // Makes `v` (which nothing produces) output i of `node`; the old output loses its producer.
+  void set_node_output(Node* node, size_t i, Value* v);
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   std::vector<Node*> node_list() const;
   // Orders nodes so producers come first; an error naming a node on the cycle otherwise.

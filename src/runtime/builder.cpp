@@ -1,8 +1,11 @@
 #include "runtime/builder.h"
 
 #include <unordered_set>
+#include <set>
 
+#include "ops/shape_inference.h"
 #include "passes/pass_manager.h"
+#include "passes/precision.h"
 #include "plan/memory_planner.h"
 
 namespace kiln::runtime {
@@ -45,6 +48,28 @@ std::string why_unsupported(const ir::Node& node) {
   return "";
 }
 
+// Replaces the named symbolic dims of the graph inputs by values and re-infers every shape.
+Status bind_symbolic_dims(ir::Graph& g, const std::map<std::string, int64_t>& dims) {
+  for (const auto& [name, value] : dims)
+    if (value < 1) return invalid_argument("--shape " + name + "=" + std::to_string(value) + ": dims must be positive");
+  std::set<std::string> used;
+  for (ir::Value* in : g.inputs()) {
+    auto& shape = in->type().shape;
+    if (!shape) continue;
+    for (size_t i = 0; i < shape->rank(); ++i) {
+      const Dim& d = (*shape)[i];
+      if (!d.is_symbolic()) continue;
+      auto it = dims.find(d.symbol_name());
+      if (it == dims.end()) continue;
+      used.insert(it->first);
+      (*shape)[i] = Dim(it->second);
+    }
+  }
+  for (const auto& [name, value] : dims)
+    if (!used.count(name)) return invalid_argument("--shape " + name + ": no model input has a dim named '" + name + "'");
+  return ops::infer_shapes(g);
+}
+
 }  // namespace
 
 Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConfig& config, const TargetInfo& target) {
@@ -63,6 +88,7 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
   desc.source_node_count = static_cast<int64_t>(g.nodes().size());
 
   try {
+    if (!config.dims.empty()) KILN_RETURN_IF_ERROR(bind_symbolic_dims(g, config.dims));
     progress("optimize", 0, 1);
     passes::PassOptions popts;
     popts.disabled = config.disabled_passes;
@@ -72,9 +98,12 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
     progress("optimize", 1, 1);
     log("optimizer: " + std::to_string(desc.source_node_count) + " nodes -> " + std::to_string(g.nodes().size()) +
         " layers");
-    if (config.fp16 || config.bf16 || config.tf32)
-      log("precision: flags recorded in the engine; no precision lowering yet on backend '" +
-          std::string(backend_name(config.backend)) + "', layers run in their model dtypes");
+    if (config.fp16 && config.bf16) return invalid_argument("--fp16 and --bf16 exclude each other");
+    if (config.fp16 || config.bf16) {
+      progress("precision", 0, 1);
+      KILN_RETURN_IF_ERROR(passes::lower_precision(g, config.fp16 ? DataType::kFloat16 : DataType::kBFloat16, log));
+      progress("precision", 1, 1);
+    }
 
     KILN_RETURN_IF_ERROR(check_static(g));
 
@@ -90,7 +119,13 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
       const Tactic* chosen = nullptr;
       plan::Layer layer;
       for (const Tactic* t : candidates) {
-        KernelSpec spec{&node, t->candidate_params(node).front()};
+        // Until the tuner times them, the first parameter set, or TF32 where allowed.
+        auto params = t->candidate_params(node);
+        std::string chosen_params = params.front();
+        if (config.tf32)
+          for (const auto& p : params)
+            if (p == "tf32") chosen_params = p;
+        KernelSpec spec{&node, chosen_params};
         size_t ws = t->workspace_bytes(spec);
         if (ws > limit) {
           log(node.describe() + ": tactic " + std::string(t->id()) + " needs " + std::to_string(ws >> 20) +

@@ -3,6 +3,7 @@
 // activation memory, packs the weights and creates the Engine (DESIGN.md's flow).
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,9 @@ struct BuilderConfig {
   bool fp16 = false, bf16 = false, tf32 = false;
   int64_t workspace_mib = 1024;  // the most workspace one layer may use
   std::vector<std::string> disabled_passes;
+  // Values for the model's symbolic input dims ("batch" -> 32): engines have static shapes
+  // until optimization profiles arrive.
+  std::map<std::string, int64_t> dims;
   bool verbose = false;
   // Progress of long phases: (phase, done, total). May be empty.
   std::function<void(const std::string& phase, size_t done, size_t total)> progress;

@@ -18,6 +18,7 @@ struct OpCase {
   std::function<void(ir::Node&)> set_attrs;
   double tolerance = 1e-4;  // relative to max |reference|, see compare()
   int64_t opset = 17;
+  std::string domain;  // "kiln" for Kiln's fused ops
 };
 
 // Builds the single-node graph with static shapes inferred.

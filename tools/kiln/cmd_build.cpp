@@ -15,6 +15,7 @@ struct BuildOptions {
   bool fp16 = false, bf16 = false, tf32 = false, verbose = false;
   int64_t workspace_mib = 1024;
   std::vector<std::string> disabled_passes;
+  std::vector<std::string> shapes;  // NAME=DIM
 };
 
 int build(const BuildOptions& o) {
@@ -32,6 +33,13 @@ int build(const BuildOptions& o) {
   config.workspace_mib = o.workspace_mib;
   config.disabled_passes = o.disabled_passes;
   config.verbose = o.verbose;
+  for (const auto& spec : o.shapes) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || spec.find_first_not_of("0123456789", eq + 1) != std::string::npos ||
+        eq + 1 == spec.size() || spec.size() - eq > 12)
+      return report(invalid_argument("--shape takes NAME=DIM (e.g. batch=32), got '" + spec + "'"));
+    config.dims[spec.substr(0, eq)] = std::stoll(spec.substr(eq + 1));
+  }
   config.log = [](const std::string& m) { std::fprintf(stderr, "[build] %s\n", m.c_str()); };
   const bool tty = isatty(STDERR_FILENO);
   config.progress = [tty](const std::string& phase, size_t done, size_t total) {
@@ -69,6 +77,7 @@ void add_build_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--tf32", o->tf32, "allow TF32 math for float32 (CUDA)");
   cmd->add_option("--workspace", o->workspace_mib, "the most scratch memory one layer may use, MiB")
       ->capture_default_str();
+  cmd->add_option("--shape", o->shapes, "value of a symbolic input dim, NAME=DIM (repeatable), e.g. batch=32");
   cmd->add_option("--disable-pass", o->disabled_passes, "skip an optimization pass by name (repeatable)");
   cmd->add_flag("-v,--verbose", o->verbose, "print each phase, the chosen kernels and the memory plan");
   cmd->callback([o, &exit_code] { exit_code = build(*o); });

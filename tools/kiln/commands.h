@@ -13,6 +13,7 @@ void add_inspect_command(CLI::App& app, int& exit_code);
 void add_conformance_command(CLI::App& app, int& exit_code);
 void add_build_command(CLI::App& app, int& exit_code);
 void add_compare_command(CLI::App& app, int& exit_code);
+void add_bench_command(CLI::App& app, int& exit_code);
 
 // Engine files (.kiln) in `run` and `inspect` (engine_commands.cpp).
 bool is_engine_file(const std::string& path);  // starts with the "KILN" magic

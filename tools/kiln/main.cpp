@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   kiln::cli::add_run_command(app, exit_code);
   kiln::cli::add_inspect_command(app, exit_code);
   kiln::cli::add_compare_command(app, exit_code);
+  kiln::cli::add_bench_command(app, exit_code);
   kiln::cli::add_conformance_command(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -1,10 +1,16 @@
-// cuda.cudnn.conv: 2-D convolutions (groups, dilations, strides, asymmetric pads, bias) through
-// the cuDNN graph API (cuDNN frontend headers), the bias add fused into the same cuDNN graph.
+// cuda.cudnn.conv: 2-D convolutions (groups, dilations, strides, asymmetric pads, bias) and
+// kiln::FusedConv (bias + residual + activation) through the cuDNN graph API (cuDNN frontend
+// headers). The whole epilogue goes into the cuDNN graph when cuDNN supports the fusion;
+// otherwise the plan covers conv + bias and our epilogue kernel finishes the rest.
 // The execution plan is built when the kernel is created (engine load).
 #include <cudnn_frontend.h>
 
+#include <cmath>
+#include <optional>
+
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_handles.h"
+#include "backends/cuda/epilogue.h"
 #include "backends/cuda/tactic_util.h"
 #include "runtime/tactic.h"
 
@@ -17,6 +23,8 @@ struct ConvGeometry {
   int64_t n, c, h, w, k, r, s, oh, ow, groups;
   std::vector<int64_t> pad_begin, pad_end, stride, dilation;
   bool bias = false;
+  bool residual = false;  // kiln::FusedConv's Z
+  Epilogue epilogue;
 };
 
 std::vector<int64_t> packed_nchw_strides(const std::vector<int64_t>& d) {
@@ -33,12 +41,21 @@ fe::DataType_t fe_type(DataType dt) {
 
 // Reads the node's geometry; false when the form is not one this tactic handles.
 bool geometry(const ir::Node& n, ConvGeometry& g) {
-  if (n.op_type() != "Conv" || !n.domain().empty() || !all_static(n) || !n.input(0) || !n.input(1)) return false;
+  bool fused = n.domain() == "kiln" && n.op_type() == "FusedConv";
+  if (!fused && (n.op_type() != "Conv" || !n.domain().empty())) return false;
+  if (!all_static(n) || !n.input(0) || !n.input(1)) return false;
   auto x = dims_of(n.input(0)), wt = dims_of(n.input(1)), y = dims_of(n.output(0));
   if (x.size() != 4 || wt.size() != 4 || y.size() != 4) return false;
   DataType dt = dtype_of(n.output(0));
   if (!is_kernel_float(dt) || dtype_of(n.input(0)) != dt || dtype_of(n.input(1)) != dt) return false;
-  g = {x[0], x[1], x[2], x[3], wt[0], wt[2], wt[3], y[2], y[3], n.attrs().get_int("group", 1), {}, {}, {}, {}, false};
+  g = {x[0], x[1], x[2], x[3], wt[0], wt[2], wt[3], y[2], y[3], n.attrs().get_int("group", 1), {}, {}, {}, {}, false, false, {}};
+  if (fused) {
+    if (!epilogue_from_node(n, g.epilogue)) return false;
+    if (const ir::Value* z = n.input(3)) {
+      if (dims_of(z) != y || dtype_of(z) != dt) return false;
+      g.residual = true;
+    }
+  }
   if (g.groups < 1 || g.c != wt[1] * g.groups || g.k % g.groups != 0) return false;
   g.stride = n.attrs().get_ints("strides", {1, 1});
   g.dilation = n.attrs().get_ints("dilations", {1, 1});
@@ -70,8 +87,13 @@ bool geometry(const ir::Node& n, ConvGeometry& g) {
 
 class ConvKernel : public runtime::Kernel {
  public:
-  Status init(const ConvGeometry& g, DataType dt) {
+  // fuse_epilogue: put residual and activation into the cuDNN graph (else run them after).
+  Status init(const ConvGeometry& g, DataType dt, bool fuse_epilogue) {
     bias_ = g.bias;
+    dt_ = dt;
+    epilogue_ = g.epilogue;
+    residual_ = g.residual;
+    n_out_ = g.n * g.k * g.oh * g.ow;
     graph_ = std::make_shared<fe::graph::Graph>();
     graph_->set_io_data_type(fe_type(dt))
         .set_intermediate_data_type(fe::DataType_t::FLOAT)
@@ -88,6 +110,19 @@ class ConvKernel : public runtime::Kernel {
     if (g.bias) {
       b_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("b").set_dim({1, g.k, 1, 1}).set_stride({g.k, 1, 1, 1}));
       y_ = graph_->pointwise(y_, b_, fe::graph::Pointwise_attributes().set_mode(fe::PointwiseMode_t::ADD));
+    }
+    post_epilogue_ = g.residual || g.epilogue.act != PointwiseOp::kIdentity;
+    if (fuse_epilogue && post_epilogue_) {
+      if (g.residual) {
+        z_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("z").set_dim(yd).set_stride(packed_nchw_strides(yd)));
+        y_ = graph_->pointwise(y_, z_, fe::graph::Pointwise_attributes().set_mode(fe::PointwiseMode_t::ADD));
+      }
+      if (g.epilogue.act != PointwiseOp::kIdentity) {
+        auto act = cudnn_activation(g.epilogue);
+        if (!act) return unsupported("cuDNN has no fused form of activation " + g.epilogue.name);
+        y_ = graph_->pointwise(y_, *act);
+      }
+      post_epilogue_ = false;
     }
     y_->set_output(true).set_dim(yd).set_stride(packed_nchw_strides(yd)).set_data_type(fe_type(dt));
     auto handles = handles_for({});
@@ -121,14 +156,39 @@ class ConvKernel : public runtime::Kernel {
     std::unordered_map<int64_t, void*> pack = {
         {x_->get_uid(), in[0].data}, {w_->get_uid(), in[1].data}, {y_->get_uid(), out[0].data}};
     if (bias_) pack[b_->get_uid()] = in[2].data;
+    if (z_) pack[z_->get_uid()] = in[3].data;
     fe::error_t e = graph_->execute(handles->cudnn, pack, launch.workspace);
     if (!e.is_good()) return internal_error(std::string("cuDNN execute: ") + e.get_message());
+    if (post_epilogue_)
+      return launch_epilogue(out[0].data, residual_ ? in[3].data : nullptr, n_out_, dt_, epilogue_,
+                             static_cast<cudaStream_t>(launch.stream));
     return Status::ok();
   }
 
  private:
   std::shared_ptr<fe::graph::Graph> graph_;
-  std::shared_ptr<fe::graph::Tensor_attributes> x_, w_, b_, y_;
+  // The cuDNN pointwise node for an activation, when cuDNN has one.
+  static std::optional<fe::graph::Pointwise_attributes> cudnn_activation(const Epilogue& e) {
+    auto p = fe::graph::Pointwise_attributes();
+    switch (e.act) {
+      case PointwiseOp::kRelu: return p.set_mode(fe::PointwiseMode_t::RELU_FWD);
+      case PointwiseOp::kClip:
+        if (!std::isfinite(e.params.alpha) || !std::isfinite(e.params.beta)) return std::nullopt;
+        return p.set_mode(fe::PointwiseMode_t::RELU_FWD).set_relu_lower_clip(e.params.alpha).set_relu_upper_clip(e.params.beta);
+      case PointwiseOp::kSigmoid: return p.set_mode(fe::PointwiseMode_t::SIGMOID_FWD);
+      case PointwiseOp::kTanh: return p.set_mode(fe::PointwiseMode_t::TANH_FWD);
+      case PointwiseOp::kGelu: return p.set_mode(fe::PointwiseMode_t::GELU_FWD);
+      case PointwiseOp::kGeluTanh: return p.set_mode(fe::PointwiseMode_t::GELU_APPROX_TANH_FWD);
+      case PointwiseOp::kSwish: return p.set_mode(fe::PointwiseMode_t::SWISH_FWD).set_swish_beta(e.params.alpha);
+      default: return std::nullopt;
+    }
+  }
+
+  std::shared_ptr<fe::graph::Tensor_attributes> x_, w_, b_, z_, y_;
+  DataType dt_ = DataType::kFloat32;
+  Epilogue epilogue_;
+  bool residual_ = false, post_epilogue_ = false;
+  int64_t n_out_ = 0;
   bool bias_ = false;
   size_t workspace_ = 0;
 };
@@ -149,7 +209,12 @@ class ConvTactic : public runtime::Tactic {
     ConvGeometry g;
     if (!geometry(*spec.node, g)) return unsupported(spec.node->describe() + ": not a supported convolution");
     auto kernel = std::make_unique<ConvKernel>();
-    KILN_RETURN_IF_ERROR(kernel->init(g, dtype_of(spec.node->output(0))).with_context(spec.node->describe()));
+    DataType dt = dtype_of(spec.node->output(0));
+    Status fused = kernel->init(g, dt, /*fuse_epilogue=*/true);
+    if (!fused.is_ok()) {  // cuDNN lacks this fusion: conv + bias in cuDNN, the rest after
+      kernel = std::make_unique<ConvKernel>();
+      KILN_RETURN_IF_ERROR(kernel->init(g, dt, /*fuse_epilogue=*/false).with_context(spec.node->describe()));
+    }
     if (kernel->workspace() > (size_t{64} << 20))
       return unsupported(spec.node->describe() + ": cuDNN plan needs more than 64 MiB of workspace");
     return std::unique_ptr<runtime::Kernel>(std::move(kernel));

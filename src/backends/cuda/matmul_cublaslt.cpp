@@ -1,10 +1,13 @@
-// cuda.cublaslt.matmul: MatMul and Gemm through cuBLASLt (float32 with optional TF32, float16,
-// bfloat16; FP32 accumulation), the bias of Gemm fused as a cuBLASLt epilogue.
+// cuda.cublaslt.matmul: MatMul, Gemm, kiln::FusedMatMul and kiln::FusedGemm through cuBLASLt
+// (float32 with optional TF32, float16, bfloat16; FP32 accumulation). Bias, ReLU and tanh-GELU
+// run as cuBLASLt epilogues, the residual Z as cuBLASLt's C operand (beta = 1); other
+// activations finish in our epilogue kernel.
 // Row-major trick: a row-major [M,K]x[K,N] product is the column-major [N,K]x[K,M] product, so
 // ONNX's A and B are passed swapped and no data is transposed.
 #include <mutex>
 
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/epilogue.h"
 #include "backends/cuda/tactic_util.h"
 #include "runtime/tactic.h"
 
@@ -37,6 +40,10 @@ struct GemmShape {
   int64_t batch = 1, stride_a = 0, stride_b = 0, stride_d = 0;
   float alpha = 1.f;
   bool bias = false;
+  bool residual = false;     // Z as C with beta = 1
+  Epilogue epilogue;         // the node's activation
+  bool act_in_lt = false;    // done by the cuBLASLt epilogue
+  int64_t out_elems = 0;
 };
 
 class MatmulKernel : public runtime::Kernel {
@@ -56,9 +63,20 @@ class MatmulKernel : public runtime::Kernel {
     cublasOperation_t ta = s_.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = s_.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
     KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
-    if (s_.bias) {
-      cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+    s_.act_in_lt = false;
+    if (s_.epilogue.act == PointwiseOp::kRelu) {
+      epi = s_.bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+      s_.act_in_lt = true;
+    } else if (s_.epilogue.act == PointwiseOp::kGeluTanh) {  // cuBLASLt's GELU is the tanh form
+      epi = s_.bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+      s_.act_in_lt = true;
+    } else if (s_.bias) {
+      epi = CUBLASLT_EPILOGUE_BIAS;
+    }
+    if (epi != CUBLASLT_EPILOGUE_DEFAULT)
       KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+    if (s_.bias) {
       cudaDataType_t bias_type = cuda_type(dt_);
       KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
     }
@@ -98,11 +116,14 @@ class MatmulKernel : public runtime::Kernel {
       const void* bias = in[2].data;
       KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
     }
-    float beta = 0.f;
+    float beta = s_.residual ? 1.f : 0.f;
+    const void* c = s_.residual ? in[3].data : out[0].data;
     // Swapped: cuBLASLt's A is ONNX's B.
     KILN_CUBLAS_CHECK(cublasLtMatmul(handle, desc_, &s_.alpha, in[1].data, layout_a_, in[0].data, layout_b_, &beta,
-                                     out[0].data, layout_d_, out[0].data, layout_d_, &algo_, launch.workspace,
+                                     c, layout_d_, out[0].data, layout_d_, &algo_, launch.workspace,
                                      launch.workspace_bytes, static_cast<cudaStream_t>(launch.stream)));
+    if (!s_.act_in_lt && s_.epilogue.act != PointwiseOp::kIdentity)
+      return launch_epilogue(out[0].data, nullptr, s_.out_elems, dt_, s_.epilogue, static_cast<cudaStream_t>(launch.stream));
     return Status::ok();
   }
 
@@ -116,7 +137,41 @@ class MatmulKernel : public runtime::Kernel {
 };
 
 // Fills the column-major problem for a node; false when the node's form is not supported.
+bool describe_plain(const ir::Node& n, GemmShape& s);
+
 bool describe(const ir::Node& n, GemmShape& s) {
+  if (n.domain().empty()) return describe_plain(n, s);
+  if (n.domain() != "kiln" || (n.op_type() != "FusedMatMul" && n.op_type() != "FusedGemm")) return false;
+  // The main product as the plain op sees it, then bias / Z / activation on top.
+  bool gemm = n.op_type() == "FusedGemm";
+  if (!all_static(n) || !n.input(0) || !n.input(1)) return false;
+  DataType dt = dtype_of(n.output(0));
+  auto y = dims_of(n.output(0));
+  ir::Graph scratch("scratch");
+  ir::Value* a = scratch.add_value("a", n.input(0)->type());
+  ir::Value* b = scratch.add_value("b", n.input(1)->type());
+  ir::Value* out = scratch.add_value("y", n.output(0)->type());
+  ir::Node* plain = scratch.add_node(gemm ? "Gemm" : "MatMul", {a, b}, {out}, n.name());
+  if (gemm)
+    for (const char* attr : {"transA", "transB", "alpha"})
+      if (const ir::Attribute* v = n.attrs().find(attr)) plain->attrs().set(attr, *v);
+  if (!describe_plain(*plain, s)) return false;
+  int64_t N = y.back();
+  if (const ir::Value* bias = n.input(2)) {
+    auto bd = dims_of(bias);
+    bool vector = (bd.size() == 1 && bd[0] == N) || (bd.size() == 2 && bd[0] == 1 && bd[1] == N);
+    if (!vector || dtype_of(bias) != dt) return false;
+    if (gemm && n.attrs().get_float("beta", 1.f) != 1.f) return false;
+    s.bias = true;
+  }
+  if (const ir::Value* z = n.input(3)) {
+    if (dims_of(z) != y || dtype_of(z) != dt || s.batch > 1) return false;
+    s.residual = true;
+  }
+  return epilogue_from_node(n, s.epilogue);
+}
+
+bool describe_plain(const ir::Node& n, GemmShape& s) {
   if (!all_static(n) || !n.input(0) || !n.input(1)) return false;
   DataType dt = dtype_of(n.output(0));
   if (!is_kernel_float(dt) || dtype_of(n.input(0)) != dt || dtype_of(n.input(1)) != dt) return false;
@@ -125,7 +180,7 @@ bool describe(const ir::Node& n, GemmShape& s) {
     if (a.size() != 2 || b.size() != 2) return false;
     bool ta = n.attrs().get_int("transA", 0) != 0, tb = n.attrs().get_int("transB", 0) != 0;
     int64_t M = ta ? a[1] : a[0], K = ta ? a[0] : a[1], N = tb ? b[0] : b[1];
-    s = GemmShape{N, M, K, tb, ta, 1, 0, 0, 0, n.attrs().get_float("alpha", 1.f), false};
+    s = GemmShape{N, M, K, tb, ta, 1, 0, 0, 0, n.attrs().get_float("alpha", 1.f)};
     if (const ir::Value* c = n.input(2)) {
       auto cd = dims_of(c);
       bool vector = (cd.size() == 1 && cd[0] == N) || (cd.size() == 2 && cd[0] == 1 && cd[1] == N);
@@ -140,7 +195,7 @@ bool describe(const ir::Node& n, GemmShape& s) {
   if (b.size() == 2) {  // weights: fold every leading dim of A into M
     int64_t M = 1;
     for (size_t i = 0; i + 1 < a.size(); ++i) M *= a[i];
-    s = GemmShape{N, M, K, false, false, 1, 0, 0, 0, 1.f, false};
+    s = GemmShape{N, M, K, false, false, 1, 0, 0, 0, 1.f};
     return true;
   }
   // Batched: identical leading dims only (broadcast batches are not supported yet).
@@ -151,7 +206,7 @@ bool describe(const ir::Node& n, GemmShape& s) {
     batch *= a[i];
   }
   int64_t M = a[a.size() - 2];
-  s = GemmShape{N, M, K, false, false, batch, K * N, M * K, M * N, 1.f, false};
+  s = GemmShape{N, M, K, false, false, batch, K * N, M * K, M * N, 1.f};
   return true;
 }
 
@@ -161,12 +216,15 @@ class MatmulTactic : public runtime::Tactic {
   runtime::Backend backend() const override { return runtime::Backend::kCuda; }
   bool supports(const ir::Node& n) const override {
     GemmShape s;
-    return n.domain().empty() && describe(n, s);
+    return describe(n, s);
   }
   size_t workspace_bytes(const runtime::KernelSpec&) const override { return kWorkspaceBytes; }
   Result<std::unique_ptr<runtime::Kernel>> create(const runtime::KernelSpec& spec) const override {
     GemmShape s;
     if (!describe(*spec.node, s)) return unsupported(spec.node->describe() + ": not a supported matrix product");
+    int64_t elems = 1;
+    for (int64_t d : dims_of(spec.node->output(0))) elems *= d;
+    s.out_elems = elems;
     auto kernel = std::make_unique<MatmulKernel>(s, dtype_of(spec.node->output(0)), spec.params == "tf32");
     KILN_RETURN_IF_ERROR(kernel->init().with_context(spec.node->describe()));
     return std::unique_ptr<runtime::Kernel>(std::move(kernel));

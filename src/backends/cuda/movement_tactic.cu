@@ -1,6 +1,7 @@
 // cuda.movement: data-movement ops for any fixed-size dtype, moving elements by their byte
 // size: Reshape/Flatten/Squeeze/Unsqueeze/Identity (a copy), Transpose, Concat, Slice, Gather,
 // Expand. Index math in int64 over rank <= 8.
+#include <algorithm>
 #include <numeric>
 
 #include "backends/cuda/cuda_check.h"

@@ -134,7 +134,7 @@ class PointwiseTactic : public runtime::Tactic {
   runtime::Backend backend() const override { return runtime::Backend::kCuda; }
 
   bool supports(const ir::Node& n) const override {
-    if (!n.domain().empty() || !all_static(n) || n.num_outputs() != 1) return false;
+    if (!all_static(n) || n.num_outputs() != 1) return false;
     PointwiseOp op;
     bool binary;
     if (!lookup(n, op, binary)) return false;
@@ -170,6 +170,12 @@ class PointwiseTactic : public runtime::Tactic {
 
  private:
   static bool lookup(const ir::Node& n, PointwiseOp& op, bool& binary) {
+    if (n.domain() == "kiln" && n.op_type() == "Gelu") {  // docs/FUSED_OPS.md
+      op = n.attrs().get_string("approximate", "none") == "tanh" ? PointwiseOp::kGeluTanh : PointwiseOp::kGelu;
+      binary = false;
+      return true;
+    }
+    if (!n.domain().empty()) return false;
     auto b = binary_ops().find(n.op_type());
     if (b != binary_ops().end() && n.num_inputs() == 2) {
       op = b->second;

@@ -1,0 +1,150 @@
+// cuda.elementwise_chain: kiln::ElementwiseChain (docs/FUSED_OPS.md) in one kernel: the chain's
+// steps run in float registers, each extra operand read with its own broadcast strides.
+#include <map>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/pointwise.cuh"
+#include "backends/cuda/pointwise_ops.h"
+#include "backends/cuda/tactic_util.h"
+#include "ops/common/broadcast.h"
+#include "runtime/tactic.h"
+
+namespace kiln::cuda {
+namespace {
+
+constexpr int kMaxSteps = 16;
+constexpr int kMaxOperands = 4;  // inputs 1..4
+
+struct ChainProgram {
+  int steps = 0;
+  PointwiseOp op[kMaxSteps];
+  int operand[kMaxSteps];  // -1 unary, else input index
+  bool swapped[kMaxSteps];
+  int inputs = 1;
+  int rank = 0;
+  int64_t dims[kMaxRank];
+  int64_t strides[kMaxOperands + 1][kMaxRank];
+};
+
+template <typename T>
+struct ChainArgs {
+  const T* in[kMaxOperands + 1];
+};
+
+template <typename T>
+__global__ void chain_kernel(ChainArgs<T> args, T* out, int64_t n, ChainProgram p) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int64_t off[kMaxOperands + 1] = {0, 0, 0, 0, 0};
+    int64_t rem = i;
+    for (int d = p.rank - 1; d >= 0; --d) {
+      int64_t idx = rem % p.dims[d];
+      rem /= p.dims[d];
+      for (int k = 0; k < p.inputs; ++k) off[k] += idx * p.strides[k][d];
+    }
+    float acc = to_float(args.in[0][off[0]]);
+    PointwiseParams none;
+    for (int s = 0; s < p.steps; ++s) {
+      if (p.operand[s] < 0) {
+        acc = apply_pointwise(p.op[s], acc, 0.f, none);
+      } else {
+        float v = to_float(args.in[p.operand[s]][off[p.operand[s]]]);
+        acc = p.swapped[s] ? apply_pointwise(p.op[s], v, acc, none) : apply_pointwise(p.op[s], acc, v, none);
+      }
+    }
+    out[i] = from_float<T>(acc);
+  }
+}
+
+bool op_of(const std::string& name, PointwiseOp& op) {
+  static const std::map<std::string, PointwiseOp> ops = {
+      {"Add", PointwiseOp::kAdd}, {"Sub", PointwiseOp::kSub}, {"Mul", PointwiseOp::kMul}, {"Div", PointwiseOp::kDiv},
+      {"Relu", PointwiseOp::kRelu}, {"Sigmoid", PointwiseOp::kSigmoid}, {"Tanh", PointwiseOp::kTanh},
+      {"Exp", PointwiseOp::kExp}, {"Log", PointwiseOp::kLog}, {"Neg", PointwiseOp::kNeg}, {"Abs", PointwiseOp::kAbs},
+      {"Sqrt", PointwiseOp::kSqrt}, {"Erf", PointwiseOp::kErf}, {"Reciprocal", PointwiseOp::kReciprocal}};
+  auto it = ops.find(name);
+  if (it == ops.end()) return false;
+  op = it->second;
+  return true;
+}
+
+bool compile(const ir::Node& n, ChainProgram& p) {
+  if (n.domain() != "kiln" || n.op_type() != "ElementwiseChain" || !all_static(n)) return false;
+  auto names = n.attrs().get_strings("ops");
+  auto operands = n.attrs().get_ints("operands");
+  auto swapped = n.attrs().get_ints("swapped");
+  if (names.empty() || names.size() > kMaxSteps || operands.size() != names.size() || swapped.size() != names.size())
+    return false;
+  if (n.num_inputs() > kMaxOperands + 1) return false;
+  DataType dt = dtype_of(n.output(0));
+  if (!is_kernel_float(dt)) return false;
+  for (size_t i = 0; i < n.num_inputs(); ++i)
+    if (!n.input(i) || dtype_of(n.input(i)) != dt) return false;
+  auto out = dims_of(n.output(0));
+  if (out.size() > static_cast<size_t>(kMaxRank)) return false;
+  p.steps = static_cast<int>(names.size());
+  for (int s = 0; s < p.steps; ++s) {
+    if (!op_of(names[s], p.op[s])) return false;
+    p.operand[s] = static_cast<int>(operands[s]);
+    if (p.operand[s] >= static_cast<int>(n.num_inputs()) || p.operand[s] == 0) return false;
+    p.swapped[s] = swapped[s] != 0;
+  }
+  p.inputs = static_cast<int>(n.num_inputs());
+  p.rank = static_cast<int>(out.size());
+  for (int d = 0; d < p.rank; ++d) p.dims[d] = out[d];
+  for (int k = 0; k < p.inputs; ++k) {
+    auto strides = ops::broadcast_strides(dims_of(n.input(k)), out);
+    for (int d = 0; d < p.rank; ++d) p.strides[k][d] = strides[d];
+  }
+  return true;
+}
+
+class ChainKernel : public runtime::Kernel {
+ public:
+  ChainKernel(ChainProgram p, DataType dt, int64_t n) : p_(p), dt_(dt), n_(n) {}
+  Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
+                 const runtime::LaunchContext& launch) const override {
+    if (n_ == 0) return Status::ok();
+    int grid = static_cast<int>(std::min<int64_t>((n_ + 255) / 256, 132 * 32));
+    auto stream = static_cast<cudaStream_t>(launch.stream);
+    auto run = [&](auto tag) {
+      using T = decltype(tag);
+      ChainArgs<T> args{};
+      for (int k = 0; k < p_.inputs; ++k) args.in[k] = static_cast<const T*>(in[k].data);
+      chain_kernel<T><<<grid, 256, 0, stream>>>(args, static_cast<T*>(out[0].data), n_, p_);
+    };
+    if (dt_ == DataType::kFloat32) run(float{});
+    else if (dt_ == DataType::kFloat16) run(__half{});
+    else run(__nv_bfloat16{});
+    KILN_CUDA_CHECK_LAUNCH();
+    return Status::ok();
+  }
+
+ private:
+  ChainProgram p_;
+  DataType dt_;
+  int64_t n_;
+};
+
+class ChainTactic : public runtime::Tactic {
+ public:
+  std::string_view id() const override { return "cuda.elementwise_chain"; }
+  runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+  bool supports(const ir::Node& n) const override {
+    ChainProgram p;
+    return compile(n, p);
+  }
+  Result<std::unique_ptr<runtime::Kernel>> create(const runtime::KernelSpec& spec) const override {
+    ChainProgram p;
+    if (!compile(*spec.node, p)) return unsupported(spec.node->describe() + ": not supported by cuda.elementwise_chain");
+    int64_t n = 1;
+    for (int64_t d : dims_of(spec.node->output(0))) n *= d;
+    return std::unique_ptr<runtime::Kernel>(new ChainKernel(p, dtype_of(spec.node->output(0)), n));
+  }
+};
+
+}  // namespace
+
+KILN_REGISTER_TACTIC(CudaElementwiseChain, std::make_unique<ChainTactic>());
+
+}  // namespace kiln::cuda

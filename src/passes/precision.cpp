@@ -1,0 +1,107 @@
+#include "passes/precision.h"
+
+#include <set>
+
+#include "ops/shape_inference.h"
+
+namespace kiln::passes {
+namespace {
+
+// Inputs whose type the ONNX spec fixes to float32 whatever the data's type (scales, ROIs).
+bool fixed_float_input(const ir::Node& n, size_t i) {
+  if (!n.domain().empty()) return false;
+  const std::string& op = n.op_type();
+  return (op == "Resize" && i == 2) || (op == "Upsample" && i == 1);
+}
+
+Tensor convert(const Tensor& t, DataType target) {
+  Tensor out(target, t.dims());
+  const float* src = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (target == DataType::kFloat16) out.data<Float16>()[i] = Float16(src[i]);
+    else out.data<BFloat16>()[i] = BFloat16(src[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status lower_precision(ir::Graph& g, DataType target, const std::function<void(const std::string&)>& log) {
+  if (target != DataType::kFloat16 && target != DataType::kBFloat16)
+    return invalid_argument("precision lowering targets float16 or bfloat16");
+  if (!g.subgraphs().empty()) return unsupported("--fp16/--bf16 are not supported yet for models with subgraphs (If/Loop/Scan)");
+  auto is_f32 = [](const ir::Value* v) {
+    return v && v->type().kind == ir::ValueKind::kTensor && v->type().dtype == DataType::kFloat32;
+  };
+  // Values that must stay float32: fixed-float inputs and what they are computed from is rare
+  // after constant folding; keep the direct ones.
+  std::set<const ir::Value*> keep;
+  for (const auto& n : g.nodes())
+    for (size_t i = 0; i < n->num_inputs(); ++i)
+      if (fixed_float_input(*n, i) && n->input(i)) keep.insert(n->input(i));
+
+  int converted_weights = 0, converted_values = 0;
+  // Graph inputs: Cast to the target right after entry.
+  std::vector<ir::Value*> inputs = g.inputs();
+  for (ir::Value* in : inputs) {
+    if (!is_f32(in) || keep.count(in)) continue;
+    ir::Value* low = g.add_value(g.unique_name(in->name() + "_" + std::string(dtype_name(target))),
+                                 ir::ValueType::tensor(target, in->type().shape));
+    std::vector<ir::Node*> users = g.consumers(in);
+    for (ir::Node* u : users)
+      for (size_t i = 0; i < u->num_inputs(); ++i)
+        if (u->input(i) == in && !fixed_float_input(*u, i)) u->set_input(i, low);
+    ir::Node* cast = g.add_node("Cast", {in}, {low}, g.unique_name("precision_cast_" + in->name()));
+    cast->attrs().set("to", static_cast<int64_t>(target));
+  }
+  // Graph outputs: the producer writes the target type, a Cast restores float32.
+  for (size_t k = 0; k < g.outputs().size(); ++k) {
+    ir::Value* out = g.outputs()[k];
+    if (!is_f32(out) || !out->producer()) continue;
+    ir::Node* producer = out->producer();
+    ir::Value* low = g.add_value(g.unique_name(out->name() + "_" + std::string(dtype_name(target))),
+                                 ir::ValueType::tensor(target, out->type().shape));
+    // The producer writes `low` instead; a Cast turns low into out.
+    std::vector<ir::Node*> users = g.consumers(out);
+    for (ir::Node* u : users)
+      for (size_t i = 0; i < u->num_inputs(); ++i)
+        if (u->input(i) == out) u->set_input(i, low);
+    for (size_t o = 0; o < producer->num_outputs(); ++o)
+      if (producer->output(o) == out) g.set_node_output(producer, o, low);
+    ir::Node* cast = g.add_node("Cast", {low}, {out}, g.unique_name("precision_cast_" + out->name()));
+    cast->attrs().set("to", static_cast<int64_t>(DataType::kFloat32));
+  }
+  // Everything else in between.
+  for (const auto& v : g.values()) {
+    ir::Value* value = v.get();
+    if (!is_f32(value) || keep.count(value)) continue;
+    bool boundary = false;
+    for (ir::Value* in : g.inputs()) boundary |= in == value;
+    for (ir::Value* out : g.outputs()) boundary |= out == value;
+    if (boundary) continue;
+    if (value->is_constant()) {
+      value->set_constant(std::make_shared<const Tensor>(convert(value->constant(), target)));
+      ++converted_weights;
+    }
+    value->type().dtype = target;
+    ++converted_values;
+  }
+  for (const auto& n : g.nodes()) {
+    if (n->domain().empty() && (n->op_type() == "Cast") && n->attrs().get_int("to", 0) == 1 &&
+        !(n->num_outputs() == 1 && n->output(0) && is_f32(n->output(0))))
+      n->attrs().set("to", static_cast<int64_t>(target));
+    if (n->domain().empty() && n->op_type() == "ConstantOfShape" && n->output(0) &&
+        n->output(0)->type().dtype == target && n->attrs().has("value")) {
+      const Tensor& t = n->attrs().tensor("value");
+      if (t.dtype() == DataType::kFloat32) n->attrs().set("value", convert(t, target));
+    }
+  }
+  KILN_RETURN_IF_ERROR(g.topological_sort());
+  KILN_RETURN_IF_ERROR(ops::infer_shapes(g).with_context("after precision lowering"));
+  if (log)
+    log("precision: " + std::to_string(converted_values) + " values (" + std::to_string(converted_weights) +
+        " weights) to " + std::string(dtype_name(target)));
+  return Status::ok();
+}
+
+}  // namespace kiln::passes
