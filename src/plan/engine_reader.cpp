@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -337,6 +338,10 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes) {
         desc.layers.push_back(std::move(layer));
       }
     }
+    size_t max_layer_workspace = 0;
+    for (const Layer& l : desc.layers) max_layer_workspace = std::max(max_layer_workspace, l.workspace_bytes);
+    if (desc.workspace_bytes != max_layer_workspace)
+      return bad("the workspace size disagrees with its layers' needs");
     if (e->outputs())
       for (int32_t idx : *e->outputs()) {
         KILN_ASSIGN_OR_RETURN(ir::Value * v, value_at(idx, "the output bindings"));
