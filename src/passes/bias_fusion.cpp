@@ -24,13 +24,14 @@ class BiasFusion : public Pass {
       if (!p || p->owner() != &g || !c->is_constant() || single_consumer(g, x) != &add) continue;
       if (!x->type().shape || !add.output(0)->type().shape || *x->type().shape != *add.output(0)->type().shape) continue;
       if (c->constant().dtype() != x->type().dtype) continue;
+      std::string what = p->describe() + " + " + add.describe();  // both nodes are gone after a fusion
       bool done = false;
       if (p->domain().empty() && p->op_type() == "MatMul") done = fuse_matmul(g, p, add, c);
       else if (p->domain() == "kiln" && p->op_type() == "FusedMatMul" && !p->input(2) && !has_residual(*p) &&
                !has_fused_activation(*p))
         done = fuse_matmul(g, p, add, c);
       else if (p->domain().empty() && p->op_type() == "Conv") done = fuse_conv(g, p, add, c);
-      if (done && log) log("bias-fusion: fused " + p->name() + " + " + add.describe());
+      if (done && log) log("bias-fusion: fused " + what);
       if (done) return true;
     }
     return false;

@@ -43,7 +43,8 @@ Tensor make_float_tensor(DataType dt, const std::vector<int64_t>& dims, const st
   return t;
 }
 
-ir::Node* replace_node(ir::Graph& g, ir::Node* old, const std::string& op_type, const std::string& domain,
+// op_type and domain by value: callers may pass old's own strings, which die with it.
+ir::Node* replace_node(ir::Graph& g, ir::Node* old, std::string op_type, std::string domain,
                        const std::vector<ir::Value*>& inputs, const std::vector<ir::Value*>& outputs) {
   std::string name = old->name();
   ir::Attributes attrs = old->attrs();

@@ -20,7 +20,7 @@ Tensor make_float_tensor(DataType dt, const std::vector<int64_t>& dims, const st
 std::optional<double> constant_scalar(const ir::Value* v);
 // Replaces `old` by a node of the given op with the given inputs and outputs, keeping its name,
 // attributes and fused_from list. Returns the new node.
-ir::Node* replace_node(ir::Graph& g, ir::Node* old, const std::string& op_type, const std::string& domain,
+ir::Node* replace_node(ir::Graph& g, ir::Node* old, std::string op_type, std::string domain,
                        const std::vector<ir::Value*>& inputs, const std::vector<ir::Value*>& outputs);
 // Removes a single-input single-output pass-through node: readers of its output read its input
 // instead. When the output is a graph output its name is kept: the input's producer is made to

@@ -53,7 +53,7 @@ TEST(PassManager, AllPassesShrinkASmallCnn) {
 
 TEST(PassManager, DisabledPassesDoNotRun) {
   passes::PassOptions o;
-  o.disabled = {"activation-fusion", "batchnorm-folding"};
+  o.disabled = {"activation-fusion", "batchnorm-folding", "elementwise-chain-fusion"};
   auto r = optimize_and_compare(small_cnn(), o);
   ASSERT_TRUE(r.after.graph);
   EXPECT_EQ(count_op(*r.after.graph, "BatchNormalization"), 2);

@@ -14,6 +14,14 @@
 namespace kiln {
 namespace {
 
+// These tests count layers of a three-op elementwise graph: keep it from being fused into one
+// kiln::ElementwiseChain.
+runtime::BuilderConfig unfused_config() {
+  runtime::BuilderConfig c;
+  c.disabled_passes = {"elementwise-chain-fusion"};
+  return c;
+}
+
 using runtime::Builder;
 using runtime::BuilderConfig;
 using runtime::Engine;
@@ -65,7 +73,7 @@ void expect_same(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
 
 std::vector<uint8_t> built_bytes() {
   ir::Model m = small_model();
-  auto engine = Builder::build(m, BuilderConfig{});
+  auto engine = Builder::build(m, unfused_config());
   EXPECT_TRUE(engine.is_ok()) << engine.status().to_string();
   auto bytes = engine.value()->serialize();
   EXPECT_TRUE(bytes.is_ok());
@@ -75,7 +83,7 @@ std::vector<uint8_t> built_bytes() {
 TEST(EngineFile, BuildRunMatchesReference) {
   ir::Model m = small_model();
   auto expected = reference(m);
-  auto engine = Builder::build(m, BuilderConfig{});
+  auto engine = Builder::build(m, unfused_config());
   ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
   auto ctx = engine.value()->create_context();
   ASSERT_TRUE(ctx.is_ok());
@@ -188,7 +196,7 @@ TEST(EngineFile, RejectsOtherBackendAndOtherGpu) {
 
   // An engine built for an H100, read on an A100.
   ir::Model m = small_model();
-  auto desc = Builder::build_desc(m, BuilderConfig{}, cuda);
+  auto desc = Builder::build_desc(m, unfused_config(), cuda);
   ASSERT_TRUE(desc.is_ok());
   auto h100 = plan::write_engine(desc.value());
   ASSERT_TRUE(h100.is_ok());
@@ -206,7 +214,7 @@ TEST(EngineFile, RejectsOtherBackendAndOtherGpu) {
 
 TEST(Builder, DynamicShapeIsRefusedNamingTheValue) {
   ir::Model m = small_model(Shape({Dim::symbol("batch"), Dim(3)}));
-  auto engine = Builder::build(m, BuilderConfig{});
+  auto engine = Builder::build(m, unfused_config());
   ASSERT_FALSE(engine.is_ok());
   EXPECT_NE(engine.status().message().find("dynamic shapes are not supported yet"), std::string::npos);
   EXPECT_NE(engine.status().message().find("'x'"), std::string::npos) << engine.status().message();
@@ -215,7 +223,7 @@ TEST(Builder, DynamicShapeIsRefusedNamingTheValue) {
 TEST(Builder, NodeWithoutKernelIsNamed) {
   ir::Model m = small_model();
   m.graph->nodes()[1]->set_op_type("NoSuchOp", "com.example");
-  auto engine = Builder::build(m, BuilderConfig{});
+  auto engine = Builder::build(m, unfused_config());
   ASSERT_FALSE(engine.is_ok());
   EXPECT_NE(engine.status().message().find("'square'"), std::string::npos) << engine.status().message();
 }
