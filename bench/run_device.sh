@@ -40,6 +40,6 @@ for m in ${MODELS//,/ }; do
 done
 
 echo "== peers"
-timeout 400 python3 bench/peers.py /tmp/kiln-models --models "$MODELS" --batches "$BATCHES" ${PEER_FLAGS:---compile --ort} \
+timeout 330 python3 bench/peers.py /tmp/kiln-models --models "$MODELS" --batches "$BATCHES" ${PEER_FLAGS:---compile --ort} \
   2>/dev/null | grep '^{' > "$OUT/peers.jsonl"
 python3 bench/summarize.py "$OUT/kiln.jsonl" "$OUT/peers.jsonl" | tee "$OUT/table.md"
