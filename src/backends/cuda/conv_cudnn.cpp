@@ -19,6 +19,9 @@ namespace {
 
 namespace fe = cudnn_frontend;
 
+// The most workspace one convolution may use; plans that need more are not considered.
+constexpr size_t kMaxWorkspace = size_t{256} << 20;
+
 struct ConvGeometry {
   int64_t n, c, h, w, k, r, s, oh, ow, groups;
   std::vector<int64_t> pad_begin, pad_end, stride, dilation;
@@ -88,7 +91,7 @@ bool geometry(const ir::Node& n, ConvGeometry& g) {
 class ConvKernel : public runtime::Kernel {
  public:
   // fuse_epilogue: put residual and activation into the cuDNN graph (else run them after).
-  Status init(const ConvGeometry& g, DataType dt, bool fuse_epilogue) {
+  Status init(const ConvGeometry& g, DataType dt, bool fuse_epilogue, bool allow_tf32) {
     bias_ = g.bias;
     dt_ = dt;
     epilogue_ = g.epilogue;
@@ -136,6 +139,9 @@ class ConvKernel : public runtime::Kernel {
     KILN_RETURN_IF_ERROR(check(graph_->validate(), "validate"));
     KILN_RETURN_IF_ERROR(check(graph_->build_operation_graph(handle), "build_operation_graph"));
     KILN_RETURN_IF_ERROR(check(graph_->create_execution_plans({fe::HeurMode_t::A}), "create_execution_plans"));
+    // Float32 stays float32 unless the build allows TF32 (tensor-core engines round inputs).
+    if (dt == DataType::kFloat32 && !allow_tf32) graph_->deselect_numeric_notes({fe::NumericalNote_t::TENSOR_CORE});
+    graph_->deselect_workspace_greater_than(static_cast<int64_t>(kMaxWorkspace));
     KILN_RETURN_IF_ERROR(check(graph_->check_support(handle), "check_support"));
     KILN_RETURN_IF_ERROR(check(graph_->build_plans(handle), "build_plans"));
     int64_t ws = 0;
@@ -203,20 +209,25 @@ class ConvTactic : public runtime::Tactic {
   }
   size_t workspace_bytes(const runtime::KernelSpec& spec) const override {
     // The exact need is known once the plan is built; engines reserve this upper bound.
-    return size_t{64} << 20;
+    return kMaxWorkspace;
+  }
+  std::vector<std::string> candidate_params(const ir::Node& n) const override {
+    if (dtype_of(n.output(0)) == DataType::kFloat32) return {"", "tf32"};
+    return {""};
   }
   Result<std::unique_ptr<runtime::Kernel>> create(const runtime::KernelSpec& spec) const override {
     ConvGeometry g;
     if (!geometry(*spec.node, g)) return unsupported(spec.node->describe() + ": not a supported convolution");
     auto kernel = std::make_unique<ConvKernel>();
     DataType dt = dtype_of(spec.node->output(0));
-    Status fused = kernel->init(g, dt, /*fuse_epilogue=*/true);
+    bool tf32 = spec.params == "tf32";
+    Status fused = kernel->init(g, dt, /*fuse_epilogue=*/true, tf32);
     if (!fused.is_ok()) {  // cuDNN lacks this fusion: conv + bias in cuDNN, the rest after
       kernel = std::make_unique<ConvKernel>();
-      KILN_RETURN_IF_ERROR(kernel->init(g, dt, /*fuse_epilogue=*/false).with_context(spec.node->describe()));
+      KILN_RETURN_IF_ERROR(kernel->init(g, dt, /*fuse_epilogue=*/false, tf32).with_context(spec.node->describe()));
     }
-    if (kernel->workspace() > (size_t{64} << 20))
-      return unsupported(spec.node->describe() + ": cuDNN plan needs more than 64 MiB of workspace");
+    if (kernel->workspace() > kMaxWorkspace)
+      return unsupported(spec.node->describe() + ": cuDNN plan needs more than 256 MiB of workspace");
     return std::unique_ptr<runtime::Kernel>(std::move(kernel));
   }
 };
