@@ -53,7 +53,9 @@ Status ExecutionContext::enqueue(const std::vector<TensorRef>& inputs, const std
     outs.clear();
     for (int id : layer.inputs) ins.push_back(ref(id));
     for (int id : layer.outputs) outs.push_back(ref(id));
+    if (hook_) hook_(l, false, stream);
     KILN_RETURN_IF_ERROR(layer.kernel->enqueue(ins, outs, launch));
+    if (hook_) hook_(l, true, stream);
   }
   // Outputs no layer wrote into the caller's buffer (a graph input or constant passed through,
   // or one value bound to several outputs) are copied.

@@ -2,6 +2,7 @@
 // workspace and the backend state (cuDNN/cuBLAS handles on CUDA). Contexts of one engine share
 // its weights and kernels and may run concurrently; one context runs one call at a time.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +26,11 @@ class ExecutionContext {
   // the device and waits for the result.
   Result<std::vector<Tensor>> run(const std::map<std::string, Tensor>& host_inputs);
 
+  // Called before (after = false) and after each layer is enqueued, for per-layer profiling
+  // (kiln bench --profile). Empty by default.
+  using LayerHook = std::function<void(size_t layer, bool after, Stream stream)>;
+  void set_layer_hook(LayerHook hook) { hook_ = std::move(hook); }
+
   const Engine& engine() const { return *engine_; }
   size_t arena_bytes() const { return arena_.size(); }
 
@@ -37,6 +43,7 @@ class ExecutionContext {
   Stream stream_ = nullptr;  // for run()
   void* backend_state_ = nullptr;
   std::vector<void*> ptrs_;  // per-slot addresses for the current call
+  LayerHook hook_;
 };
 
 }  // namespace kiln::runtime

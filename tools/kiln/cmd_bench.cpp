@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -23,7 +24,7 @@ namespace {
 
 struct BenchOptions {
   std::string model, backend = "cuda", json_path;
-  bool fp16 = false, bf16 = false, tf32 = false, no_graph = false;
+  bool fp16 = false, bf16 = false, tf32 = false, no_graph = false, profile = false;
   int warmup = 20, iterations = 200;
   int64_t batch = 0;  // binds the symbolic dim "batch" (and the first symbolic dim otherwise)
   std::vector<std::string> disabled_passes;
@@ -114,6 +115,44 @@ int bench(const BenchOptions& o) {
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
   }
+#ifdef KILN_HAVE_CUDA
+  if (o.profile && dev.backend() == runtime::Backend::kCuda) {
+    // One more call, layer by layer between events (no CUDA graph), median of 5.
+    const auto& layers = e.desc().layers;
+    std::vector<std::vector<double>> runs;
+    for (int r = 0; r < 5; ++r) {
+      cuda::LayerProfiler prof(layers.size());
+      (*ctx)->set_layer_hook([&](size_t l, bool after, runtime::Stream s) { prof.record(l, after, s); });
+      Status st = enqueue(*stream);
+      (*ctx)->set_layer_hook(nullptr);
+      if (!st.is_ok()) return report(st);
+      auto ms_per_layer = prof.finish(*stream);
+      if (!ms_per_layer.is_ok()) return report(ms_per_layer.status());
+      runs.push_back(*ms_per_layer);
+    }
+    std::vector<std::pair<double, size_t>> order;
+    std::map<std::string, double> by_tactic;
+    double total = 0;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      std::vector<double> v;
+      for (const auto& r : runs) v.push_back(r[l]);
+      double m = percentile(v, 50);
+      order.push_back({m, l});
+      by_tactic[layers[l].tactic] += m;
+      total += m;
+    }
+    std::sort(order.rbegin(), order.rend());
+    const auto& nodes = e.desc().graph->nodes();
+    std::printf("  profile (layer by layer, sum %.3f ms)\n", total);
+    for (size_t i = 0; i < std::min<size_t>(order.size(), 15); ++i) {
+      size_t l = order[i].second;
+      std::printf("    %8.4f ms %5.1f%%  %-24s %s\n", order[i].first, 100 * order[i].first / total, layers[l].tactic.c_str(),
+                  l < nodes.size() ? nodes[l]->describe().c_str() : "");
+    }
+    for (const auto& [tactic, ms] : by_tactic)
+      std::printf("    total %-24s %8.4f ms %5.1f%%\n", tactic.c_str(), ms, 100 * ms / total);
+  }
+#endif
   dev.destroy_stream(*stream);
   double p50 = percentile(ms, 50), p90 = percentile(ms, 90), p99 = percentile(ms, 99);
   std::printf("%s on %s (%s, batch %lld, %zu layers%s)\n", o.model.c_str(), dev.name().c_str(),
@@ -149,6 +188,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--fp16", o->fp16, "build with float16 (.onnx)");
   cmd->add_flag("--bf16", o->bf16, "build with bfloat16 (.onnx)");
   cmd->add_flag("--tf32", o->tf32, "allow TF32 for float32 matrix products (.onnx)");
+  cmd->add_flag("--profile", o->profile, "also time each layer (CUDA) and print the costliest");
   cmd->add_flag("--no-cuda-graph", o->no_graph, "launch layer by layer instead of replaying a CUDA graph");
   cmd->add_option("--disable-pass", o->disabled_passes, "skip an optimization pass (.onnx)");
   cmd->add_option("--json", o->json_path, "write the numbers as JSON");

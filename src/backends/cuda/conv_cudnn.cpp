@@ -20,7 +20,7 @@ namespace {
 namespace fe = cudnn_frontend;
 
 // The most workspace one convolution may use; plans that need more are not considered.
-constexpr size_t kMaxWorkspace = size_t{256} << 20;
+constexpr size_t kMaxWorkspace = size_t{1} << 30;
 
 struct ConvGeometry {
   int64_t n, c, h, w, k, r, s, oh, ow, groups;
@@ -227,7 +227,7 @@ class ConvTactic : public runtime::Tactic {
       KILN_RETURN_IF_ERROR(kernel->init(g, dt, /*fuse_epilogue=*/false, tf32).with_context(spec.node->describe()));
     }
     if (kernel->workspace() > kMaxWorkspace)
-      return unsupported(spec.node->describe() + ": cuDNN plan needs more than 256 MiB of workspace");
+      return unsupported(spec.node->describe() + ": cuDNN plan needs more than 1 GiB of workspace");
     return std::unique_ptr<runtime::Kernel>(std::move(kernel));
   }
 };

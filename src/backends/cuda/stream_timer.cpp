@@ -60,6 +60,35 @@ Result<StreamTiming> time_on_stream(const std::function<Status(void*)>& enqueue,
   return t;
 }
 
+LayerProfiler::LayerProfiler(size_t layers) : events_(2 * layers, nullptr) {
+  for (auto& e : events_) {
+    cudaEvent_t ev;
+    if (cudaEventCreate(&ev) == cudaSuccess) e = ev;
+  }
+}
+
+LayerProfiler::~LayerProfiler() {
+  for (void* e : events_)
+    if (e) cudaEventDestroy(static_cast<cudaEvent_t>(e));
+}
+
+void LayerProfiler::record(size_t layer, bool after, void* stream) {
+  size_t i = 2 * layer + (after ? 1 : 0);
+  if (i < events_.size() && events_[i]) cudaEventRecord(static_cast<cudaEvent_t>(events_[i]), static_cast<cudaStream_t>(stream));
+}
+
+Result<std::vector<double>> LayerProfiler::finish(void* stream) {
+  KILN_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
+  std::vector<double> ms(events_.size() / 2, 0.0);
+  for (size_t l = 0; l < ms.size(); ++l) {
+    float t = 0;
+    if (events_[2 * l] && events_[2 * l + 1] &&
+        cudaEventElapsedTime(&t, static_cast<cudaEvent_t>(events_[2 * l]), static_cast<cudaEvent_t>(events_[2 * l + 1])) == cudaSuccess)
+      ms[l] = t;
+  }
+  return ms;
+}
+
 Result<size_t> gpu_memory_in_use() {
   size_t free_bytes = 0, total = 0;
   KILN_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
