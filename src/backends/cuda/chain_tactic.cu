@@ -31,16 +31,18 @@ struct ChainArgs {
   const T* in[kMaxOperands + 1];
 };
 
-template <typename T>
-__global__ void chain_kernel(ChainArgs<T> args, T* out, int64_t n, ChainProgram p) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    int64_t off[kMaxOperands + 1] = {0, 0, 0, 0, 0};
-    int64_t rem = i;
+// I: the index type; 32-bit division is several times cheaper than 64-bit, and index math is
+// what bounds these memory-bound kernels, so tensors under 2^31 elements use int32.
+template <typename T, typename I>
+__global__ void chain_kernel(ChainArgs<T> args, T* out, I n, ChainProgram p) {
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n; i += static_cast<I>(gridDim.x) * blockDim.x) {
+    I off[kMaxOperands + 1] = {0, 0, 0, 0, 0};
+    I rem = i;
     for (int d = p.rank - 1; d >= 0; --d) {
-      int64_t idx = rem % p.dims[d];
-      rem /= p.dims[d];
-      for (int k = 0; k < p.inputs; ++k) off[k] += idx * p.strides[k][d];
+      I dim = static_cast<I>(p.dims[d]);
+      I idx = rem % dim;
+      rem /= dim;
+      for (int k = 0; k < p.inputs; ++k) off[k] += idx * static_cast<I>(p.strides[k][d]);
     }
     float acc = to_float(args.in[0][off[0]]);
     PointwiseParams none;
@@ -111,7 +113,10 @@ class ChainKernel : public runtime::Kernel {
       using T = decltype(tag);
       ChainArgs<T> args{};
       for (int k = 0; k < p_.inputs; ++k) args.in[k] = static_cast<const T*>(in[k].data);
-      chain_kernel<T><<<grid, 256, 0, stream>>>(args, static_cast<T*>(out[0].data), n_, p_);
+      if (n_ < (int64_t{1} << 31))
+        chain_kernel<T, int32_t><<<grid, 256, 0, stream>>>(args, static_cast<T*>(out[0].data), static_cast<int32_t>(n_), p_);
+      else
+        chain_kernel<T, int64_t><<<grid, 256, 0, stream>>>(args, static_cast<T*>(out[0].data), n_, p_);
     };
     if (dt_ == DataType::kFloat32) run(float{});
     else if (dt_ == DataType::kFloat16) run(__half{});

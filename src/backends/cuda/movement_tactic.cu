@@ -21,14 +21,15 @@ struct Gather1Map {
   int64_t base;
 };
 
-template <typename E>
-__global__ void strided_copy_kernel(const E* in, E* out, int64_t n, Gather1Map m) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    int64_t rem = i, off = m.base;
+// I: the index type (int32 when the tensors are under 2^31 elements: cheaper division).
+template <typename E, typename I>
+__global__ void strided_copy_kernel(const E* in, E* out, I n, Gather1Map m) {
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n; i += static_cast<I>(gridDim.x) * blockDim.x) {
+    I rem = i, off = static_cast<I>(m.base);
     for (int d = m.rank - 1; d >= 0; --d) {
-      off += (rem % m.out_dims[d]) * m.in_strides[d];
-      rem /= m.out_dims[d];
+      I dim = static_cast<I>(m.out_dims[d]);
+      off += (rem % dim) * static_cast<I>(m.in_strides[d]);
+      rem /= dim;
     }
     out[i] = in[off];
   }
@@ -96,8 +97,8 @@ __global__ void concat_piece_kernel(const E* in, E* out, int64_t outer, int64_t 
 
 class MovementKernel : public runtime::Kernel {
  public:
-  MovementKernel(size_t elem, std::vector<CopyPlan> plans, int64_t concat_out_inner)
-      : elem_(elem), plans_(std::move(plans)), concat_out_inner_(concat_out_inner) {}
+  MovementKernel(size_t elem, std::vector<CopyPlan> plans, int64_t concat_out_inner, bool small)
+      : elem_(elem), plans_(std::move(plans)), concat_out_inner_(concat_out_inner), small_(small) {}
 
   Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
                  const runtime::LaunchContext& launch) const override {
@@ -112,7 +113,11 @@ class MovementKernel : public runtime::Kernel {
           concat_piece_kernel<E><<<grid_for(p.n), 256, 0, stream>>>(src, dst, p.n / p.piece_inner, p.piece_inner,
                                                                      concat_out_inner_, p.out_offset);
         } else {
-          strided_copy_kernel<E><<<grid_for(p.n), 256, 0, stream>>>(src, dst + p.out_offset, p.n, p.map);
+          if (small_)
+            strided_copy_kernel<E, int32_t><<<grid_for(p.n), 256, 0, stream>>>(src, dst + p.out_offset,
+                                                                              static_cast<int32_t>(p.n), p.map);
+          else
+            strided_copy_kernel<E, int64_t><<<grid_for(p.n), 256, 0, stream>>>(src, dst + p.out_offset, p.n, p.map);
         }
       });
       KILN_CUDA_CHECK_LAUNCH();
@@ -124,6 +129,7 @@ class MovementKernel : public runtime::Kernel {
   size_t elem_;
   std::vector<CopyPlan> plans_;
   int64_t concat_out_inner_;
+  bool small_;  // every index fits in int32
 };
 
 Gather1Map contiguous_map(int64_t n) {
@@ -241,8 +247,19 @@ class MovementTactic : public runtime::Tactic {
     std::vector<CopyPlan> plans;
     int64_t inner = 0;
     if (!plan_node(*spec.node, plans, inner)) return unsupported(spec.node->describe() + ": not supported by cuda.movement");
+    // int32 indices when every input and the output have fewer than 2^31 elements.
+    bool small = true;
+    for (const ir::Value* v : spec.node->inputs())
+      if (v) {
+        int64_t count = 1;
+        for (int64_t d : dims_of(v)) count *= d;
+        small &= count < (int64_t{1} << 31);
+      }
+    int64_t out_count = 1;
+    for (int64_t d : dims_of(spec.node->output(0))) out_count *= d;
+    small &= out_count < (int64_t{1} << 31);
     return std::unique_ptr<runtime::Kernel>(
-        new MovementKernel(dtype_size(dtype_of(spec.node->output(0))), std::move(plans), inner));
+        new MovementKernel(dtype_size(dtype_of(spec.node->output(0))), std::move(plans), inner, small));
   }
 };
 

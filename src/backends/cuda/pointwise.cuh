@@ -25,13 +25,16 @@ template <> __device__ inline float from_float<float>(float x) { return x; }
 template <> __device__ inline __half from_float<__half>(float x) { return __float2half_rn(x); }
 template <> __device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
-// Offsets of output element i into each input.
-__device__ inline void broadcast_offsets(const IndexMap& m, int64_t i, int inputs, int64_t* off) {
+// Offsets of output element i into each input; I is int32 for tensors under 2^31 elements
+// (32-bit division is several times cheaper, and index math bounds these kernels).
+template <typename I>
+__device__ inline void broadcast_offsets(const IndexMap& m, I i, int inputs, I* off) {
   for (int k = 0; k < inputs; ++k) off[k] = 0;
   for (int d = m.rank - 1; d >= 0; --d) {
-    int64_t idx = i % m.dims[d];
-    i /= m.dims[d];
-    for (int k = 0; k < inputs; ++k) off[k] += idx * m.strides[k][d];
+    I dim = static_cast<I>(m.dims[d]);
+    I idx = i % dim;
+    i /= dim;
+    for (int k = 0; k < inputs; ++k) off[k] += idx * static_cast<I>(m.strides[k][d]);
   }
 }
 

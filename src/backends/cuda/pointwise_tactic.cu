@@ -14,12 +14,11 @@
 namespace kiln::cuda {
 namespace {
 
-template <typename T>
-__global__ void pointwise_kernel(const T* a, const T* b, T* out, int64_t n, IndexMap map, bool contiguous,
+template <typename T, typename I>
+__global__ void pointwise_kernel(const T* a, const T* b, T* out, I n, IndexMap map, bool contiguous,
                                  PointwiseOp op, PointwiseParams p) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    int64_t off[2] = {i, i};
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n; i += static_cast<I>(gridDim.x) * blockDim.x) {
+    I off[2] = {i, i};
     if (!contiguous) broadcast_offsets(map, i, b ? 2 : 1, off);
     float x = to_float(a[off[0]]);
     float y = b ? to_float(b[off[1]]) : 0.f;
@@ -117,8 +116,14 @@ class PointwiseKernel : public runtime::Kernel {
   void launch_typed(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out, int64_t n,
                     cudaStream_t stream) const {
     const T* b = binary_ ? static_cast<const T*>(in[1].data) : nullptr;
-    pointwise_kernel<T><<<grid_for(n), 256, 0, stream>>>(static_cast<const T*>(in[0].data), b,
-                                                          static_cast<T*>(out[0].data), n, map_, contiguous_, op_, p_);
+    if (n < (int64_t{1} << 31))
+      pointwise_kernel<T, int32_t><<<grid_for(n), 256, 0, stream>>>(static_cast<const T*>(in[0].data), b,
+                                                                     static_cast<T*>(out[0].data), static_cast<int32_t>(n),
+                                                                     map_, contiguous_, op_, p_);
+    else
+      pointwise_kernel<T, int64_t><<<grid_for(n), 256, 0, stream>>>(static_cast<const T*>(in[0].data), b,
+                                                                     static_cast<T*>(out[0].data), n, map_, contiguous_,
+                                                                     op_, p_);
   }
 
   PointwiseOp op_;
