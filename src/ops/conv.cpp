@@ -3,27 +3,11 @@
 #include <type_traits>
 
 #include "ops/common/conv_core.h"
+#include "ops/common/values_as.h"
 #include "ops/registry.h"
 
 namespace kiln::ops {
 namespace {
-
-// The tensor's values as A (float for the half types, through their float conversion).
-template <typename A>
-std::vector<A> values_as(const Tensor& t) {
-  std::vector<A> out(static_cast<size_t>(t.numel()));
-  dispatch_numeric(t.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      if constexpr (std::is_integral_v<T> || std::is_same_v<T, double> || std::is_same_v<T, float>)
-        out[i] = static_cast<A>(p[i]);
-      else
-        out[i] = static_cast<A>(static_cast<float>(p[i]));
-    }
-  });
-  return out;
-}
 
 void add_bias(const ConvGeometry& g, const std::vector<double>& bias, auto* y) {
   int64_t os = g.out_size();

@@ -4,26 +4,11 @@
 #include <type_traits>
 
 #include "ops/common/matmul_core.h"
+#include "ops/common/values_as.h"
 #include "ops/registry.h"
 
 namespace kiln::ops {
 namespace {
-
-template <typename A>
-std::vector<A> values_as(const Tensor& t) {
-  std::vector<A> out(static_cast<size_t>(t.numel()));
-  dispatch_numeric(t.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      if constexpr (std::is_arithmetic_v<T>)
-        out[i] = static_cast<A>(p[i]);
-      else
-        out[i] = static_cast<A>(static_cast<float>(p[i]));
-    }
-  });
-  return out;
-}
 
 MatMulPlan plan_or_fail(const KernelContext& ctx, const Tensor& a, const Tensor& b) {
   try {

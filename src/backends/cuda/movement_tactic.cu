@@ -78,7 +78,6 @@ std::vector<int64_t> row_major_strides(const std::vector<int64_t>& dims) {
 struct CopyPlan {
   size_t input;            // which node input
   int64_t out_offset;      // element offset of this piece in the output
-  int64_t out_row_stride;  // for Concat pieces: output elements per outer index
   Gather1Map map;
   int64_t n;
   bool concat_piece = false;
@@ -148,7 +147,7 @@ bool plan_node(const ir::Node& n, std::vector<CopyPlan>& plans, int64_t& concat_
   for (int64_t d : out) out_n *= d;
   if (out.size() > static_cast<size_t>(kMaxRank)) return false;
   if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity") {
-    plans.push_back({0, 0, 0, contiguous_map(out_n), out_n});
+    plans.push_back({0, 0, contiguous_map(out_n), out_n});
     return true;
   }
   if (op == "Transpose") {
@@ -164,7 +163,7 @@ bool plan_node(const ir::Node& n, std::vector<CopyPlan>& plans, int64_t& concat_
       m.out_dims[d] = out[d];
       m.in_strides[d] = strides[perm[d]];
     }
-    plans.push_back({0, 0, 0, m, out_n});
+    plans.push_back({0, 0, m, out_n});
     return true;
   }
   if (op == "Expand") {
@@ -176,7 +175,7 @@ bool plan_node(const ir::Node& n, std::vector<CopyPlan>& plans, int64_t& concat_
       m.out_dims[d] = out[d];
       m.in_strides[d] = strides[d];
     }
-    plans.push_back({0, 0, 0, m, out_n});
+    plans.push_back({0, 0, m, out_n});
     return true;
   }
   if (op == "Concat") {
@@ -192,7 +191,7 @@ bool plan_node(const ir::Node& n, std::vector<CopyPlan>& plans, int64_t& concat_
       int64_t piece_inner = 1, total = 1;
       for (size_t d = 0; d < in.size(); ++d) total *= in[d];
       for (size_t d = static_cast<size_t>(axis); d < in.size(); ++d) piece_inner *= in[d];
-      CopyPlan p{i, offset, 0, {}, total, true, piece_inner};
+      CopyPlan p{i, offset, {}, total, true, piece_inner};
       plans.push_back(p);
       offset += piece_inner;
     }
@@ -226,7 +225,7 @@ bool plan_node(const ir::Node& n, std::vector<CopyPlan>& plans, int64_t& concat_
       m.base += s * strides[a];
       m.in_strides[a] = strides[a] * step;
     }
-    plans.push_back({0, 0, 0, m, out_n});
+    plans.push_back({0, 0, m, out_n});
     return true;
   }
   return false;
