@@ -5,7 +5,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build test demo conformance fuzz clean device-bundle
+.PHONY: all setup configure build test test-sanitize demo conformance fuzz clean
 
 all: build
 
@@ -26,6 +26,15 @@ demo: build
 
 conformance: build
 	@$(BUILD)/kiln conformance --data-dir $(BUILD)/onnx-node-tests
+
+# Every CPU test under AddressSanitizer + UBSan, in its own build folder (slow: a full build).
+test-sanitize: setup
+	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_SANITIZE=ON -DKILN_WITH_CUDA=OFF >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+fuzz: setup
+	@scripts/fuzz.sh $${FUZZ_SECONDS:-600}
 
 clean:
 	rm -rf $(BUILD)
