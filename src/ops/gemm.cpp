@@ -4,6 +4,7 @@
 
 #include "ops/common/broadcast.h"
 #include "ops/common/gemm.h"
+#include "ops/common/infer.h"
 #include "ops/registry.h"
 
 namespace kiln::ops {
@@ -67,7 +68,7 @@ void gemm_cpu(KernelContext& ctx) {
 void infer_gemm(InferenceContext& ctx) {
   const Shape* a = ctx.input_shape(0);
   const Shape* b = ctx.input_shape(1);
-  if (ctx.input_dtype(0) != ctx.input_dtype(1)) ctx.fail("A and B must have the same dtype");
+  DataType dt = common_dtype(ctx, {0, 1}, "A and B");
   if ((a && a->rank() != 2) || (b && b->rank() != 2)) ctx.fail("A and B must be 2-D");
   bool ta = ctx.attrs().get_int("transA", 0) != 0, tb = ctx.attrs().get_int("transB", 0) != 0;
   Dim m = a ? (*a)[ta ? 1 : 0] : Dim::unknown();
@@ -77,7 +78,7 @@ void infer_gemm(InferenceContext& ctx) {
     const Dim& kb = (*b)[tb ? 1 : 0];
     if (ka.is_constant() && kb.is_constant() && ka.value() != kb.value()) ctx.fail("inner dims of A and B differ");
   }
-  ctx.set_output(0, ctx.input_dtype(0), Shape({m, n}));
+  ctx.set_output(0, dt, Shape({m, n}));
 }
 
 }  // namespace

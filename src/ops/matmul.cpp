@@ -3,6 +3,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "ops/common/infer.h"
 #include "ops/common/matmul_core.h"
 #include "ops/common/values_as.h"
 #include "ops/registry.h"
@@ -145,8 +146,8 @@ std::optional<Shape> infer_matmul_shape(InferenceContext& ctx, size_t ia, size_t
 }
 
 void infer_matmul(InferenceContext& ctx) {
-  if (ctx.input_dtype(0) != ctx.input_dtype(1)) ctx.fail("A and B must have the same dtype");
-  ctx.set_output(0, ctx.input_dtype(0), infer_matmul_shape(ctx, 0, 1));
+  DataType dt = common_dtype(ctx, {0, 1}, "A and B");
+  ctx.set_output(0, dt, infer_matmul_shape(ctx, 0, 1));
 }
 void infer_matmul_integer(InferenceContext& ctx) { ctx.set_output(0, DataType::kInt32, infer_matmul_shape(ctx, 0, 1)); }
 void infer_qlinear_matmul(InferenceContext& ctx) { ctx.set_output(0, ctx.input_dtype(7), infer_matmul_shape(ctx, 0, 3)); }

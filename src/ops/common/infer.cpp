@@ -20,7 +20,25 @@ static std::optional<Shape> broadcast_inputs(InferenceContext& ctx) {
   }
 }
 
-void infer_broadcast(InferenceContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), broadcast_inputs(ctx)); }
+DataType common_dtype(const InferenceContext& ctx, std::initializer_list<size_t> indices, const char* what) {
+  DataType common = DataType::kUndefined;
+  for (size_t i : indices) {
+    if (!ctx.has_input(i)) continue;
+    DataType dt = ctx.input_dtype(i);
+    if (dt == DataType::kUndefined) continue;
+    if (common != DataType::kUndefined && dt != common) ctx.fail(std::string(what) + " must have the same dtype");
+    common = dt;
+  }
+  return common;
+}
+
+void infer_broadcast(InferenceContext& ctx) {
+  DataType dt = ctx.input_dtype(0);
+  if (dt == DataType::kUndefined)  // an untyped subgraph input: take the first known dtype
+    for (size_t i = 1; i < ctx.num_inputs() && dt == DataType::kUndefined; ++i)
+      if (ctx.has_input(i)) dt = ctx.input_dtype(i);
+  ctx.set_output(0, dt, broadcast_inputs(ctx));
+}
 
 void infer_broadcast_bool(InferenceContext& ctx) { ctx.set_output(0, DataType::kBool, broadcast_inputs(ctx)); }
 
