@@ -46,7 +46,9 @@ Status optimize(ir::Graph& graph, const PassOptions& options) {
   size_t before = graph.nodes().size();
   try {
     KILN_RETURN_IF_ERROR(graph.topological_sort());
-    constexpr int kMaxRounds = 20;
+    // Each round can make one more layer's shapes static (a transformer's reshapes depend on
+    // the previous layer's), so deep models need many rounds; rounds are cheap.
+    constexpr int kMaxRounds = 200;
     for (int round = 1; round <= kMaxRounds; ++round) {
       int total = 0;
       for (auto& pass : passes) {
@@ -61,6 +63,8 @@ Status optimize(ir::Graph& graph, const PassOptions& options) {
       // Folded shapes make more shapes static, which lets the next round go further.
       KILN_RETURN_IF_ERROR(ops::infer_shapes(graph));
       if (total == 0) break;
+      if (round == kMaxRounds && options.log)
+        options.log("optimizer: stopped after " + std::to_string(kMaxRounds) + " rounds that still changed the graph");
     }
   } catch (const Error& e) {
     return e.to_status().with_context("while optimizing the graph");
