@@ -50,6 +50,11 @@ def export(name, make, shape, out_dir):
     model = make().eval()
     with torch.no_grad():
         randomize_batchnorm(model)
+        # torchvision zero-initializes ViT's classifier head: its output would be all zeros,
+        # and every comparison against it vacuous.
+        for m in model.modules():
+            if isinstance(m, torch.nn.Linear) and m.weight.abs().max() == 0:
+                torch.nn.init.normal_(m.weight, std=0.02)
     if name == "bert_base":
         example = torch.randint(0, 30522, shape, dtype=torch.int64)
     else:
