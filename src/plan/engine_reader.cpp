@@ -62,6 +62,10 @@ struct Reader {
     if (offset > weights_bytes || nbytes > weights_bytes - offset)
       return bad(what + " lies outside the weights section (offset " + std::to_string(offset) + ", " +
                  std::to_string(nbytes) + " bytes, section " + std::to_string(weights_bytes) + " bytes)");
+    // The writer aligns every tensor to 64 bytes; kernels rely on aligned loads (found by the
+    // engine fuzzer: a misaligned float weight is undefined behaviour).
+    if (offset % kWeightsAlignment)
+      return bad(what + " is not 64-byte aligned in the weights section (offset " + std::to_string(offset) + ")");
     // Constants are never written: the view's const_cast is safe.
     return Tensor::view(dt, std::move(dims), const_cast<uint8_t*>(weights + offset));
   }
@@ -227,6 +231,8 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes) {
         case fb::Storage::Arena: {
           if (fv->offset() > desc.memory.arena_bytes || fv->nbytes() > desc.memory.arena_bytes - fv->offset())
             return bad(what + " lies outside the activation arena");
+          if (fv->offset() % kWeightsAlignment)  // the planner aligns to 256; 64 is what kernels need
+            return bad(what + " is not 64-byte aligned in the activation arena");
           ValueSlot slot;
           slot.value = v;
           slot.offset = fv->offset();
