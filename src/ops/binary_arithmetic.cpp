@@ -11,30 +11,10 @@
 namespace kiln::ops {
 namespace {
 
+// Same-dtype inputs with broadcasting; half types compute in float (map_binary).
 template <typename Fn>
 void binary_kernel(KernelContext& ctx, Fn fn) {
-  const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
-  if (a.dtype() != b.dtype())
-    ctx.fail("inputs have different dtypes: " + a.describe() + " and " + b.describe());
-  std::vector<int64_t> b_dims = legacy_b_dims(ctx, a, b);
-  auto dims = broadcast_dims(a.dims(), b_dims);
-  Tensor& out = ctx.allocate_output(0, a.dtype(), dims);
-  dispatch_numeric(a.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
-    T* po = out.data<T>();
-    BroadcastWalker w(dims, {a.dims(), b_dims});
-    for (int64_t i = 0; i < out.numel(); ++i, w.next()) {
-      if constexpr (std::is_integral_v<T>) {
-        po[i] = static_cast<T>(fn(pa[w.offset(0)], pb[w.offset(1)]));
-      } else {  // half types compute in float
-        using C = std::conditional_t<std::is_same_v<T, double>, double, float>;
-        po[i] = T(static_cast<C>(fn(static_cast<C>(pa[w.offset(0)]), static_cast<C>(pb[w.offset(1)]))));
-      }
-    }
-  });
+  map_binary<TypeSet::kNumeric>(ctx, fn);
 }
 
 // Integers wrap like numpy: compute in uint64 (no signed-overflow UB), keep the low bits.
