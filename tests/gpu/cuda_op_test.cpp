@@ -50,6 +50,8 @@ double max_abs(const std::vector<double>& v) {
   return m;
 }
 
+}  // namespace
+
 void run_case(const OpCase& c) {
   SCOPED_TRACE(c.name);
   auto graph = build_graph(c);
@@ -114,6 +116,8 @@ void run_case(const OpCase& c) {
     }
   }
 }
+
+namespace {
 
 Tensor random_constant(DataType dt, std::vector<int64_t> dims, uint64_t seed) { return io::random_tensor(dt, dims, seed); }
 

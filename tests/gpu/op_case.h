@@ -1,6 +1,7 @@
 // One op on one backend vs the CPU reference: a single-node graph with random inputs (never
 // zeros), output buffers poisoned before the run, and a tolerance per precision.
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -23,5 +24,9 @@ struct OpCase {
 
 // Builds the single-node graph with static shapes inferred.
 std::shared_ptr<ir::Graph> build_graph(const OpCase& c);
+
+// Runs the case on every CUDA tactic that supports it (each parameter set) and checks the
+// output against the CPU reference (gtest assertions). Other test files add their own cases.
+void run_case(const OpCase& c);
 
 }  // namespace kiln::gpu_test
