@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ops/shape_inference.h"
+#include "passes/channels_last.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {
@@ -27,16 +28,17 @@ int Pass::run(ir::Graph& graph, const PassLog& log) {
 std::vector<std::string> pass_names() {
   std::vector<std::string> names;
   for (const auto& p : make_all_passes()) names.push_back(p->name());
+  names.push_back(kChannelsLastPass);  // a lowering step the builder runs after precision
   return names;
 }
 
 Status optimize(ir::Graph& graph, const PassOptions& options) {
   auto passes = make_all_passes();
+  const std::vector<std::string> names = pass_names();
   for (const std::string& d : options.disabled) {
-    bool known = std::any_of(passes.begin(), passes.end(), [&](const auto& p) { return d == p->name(); });
-    if (!known) {
+    if (std::find(names.begin(), names.end(), d) == names.end()) {
       std::string all;
-      for (const auto& p : passes) all += (all.empty() ? "" : ", ") + std::string(p->name());
+      for (const auto& name : names) all += (all.empty() ? "" : ", ") + name;
       return invalid_argument("unknown pass '" + d + "' (passes: " + all + ")");
     }
   }

@@ -1,9 +1,11 @@
 #include "runtime/builder.h"
 
+#include <algorithm>
 #include <unordered_set>
 #include <set>
 
 #include "ops/shape_inference.h"
+#include "passes/channels_last.h"
 #include "passes/pass_manager.h"
 #include "passes/precision.h"
 #include "plan/memory_planner.h"
@@ -106,6 +108,17 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
     }
 
     KILN_RETURN_IF_ERROR(check_static(g));
+
+    // Channels-last where the tensor cores want it (reduced precision or TF32), unless disabled.
+    bool channels_last = config.backend == Backend::kCuda && (config.fp16 || config.bf16 || config.tf32) &&
+                         std::find(config.disabled_passes.begin(), config.disabled_passes.end(),
+                                   passes::kChannelsLastPass) == config.disabled_passes.end();
+    if (channels_last) {
+      progress("layout", 0, 1);
+      auto supported = [&](const ir::Node& n) { return !TacticRegistry::global().candidates(config.backend, n).empty(); };
+      KILN_RETURN_IF_ERROR(passes::assign_channels_last(g, supported, log).status());
+      progress("layout", 1, 1);
+    }
 
     const size_t limit = config.workspace_mib > 0 ? static_cast<size_t>(config.workspace_mib) << 20 : SIZE_MAX;
     const auto& nodes = g.nodes();

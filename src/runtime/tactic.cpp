@@ -1,5 +1,7 @@
 #include "runtime/tactic.h"
 
+#include <algorithm>
+
 namespace kiln::runtime {
 
 const char* backend_name(Backend b) {
@@ -33,8 +35,13 @@ const Tactic* TacticRegistry::find(std::string_view id) const {
 
 std::vector<const Tactic*> TacticRegistry::candidates(Backend backend, const ir::Node& node) const {
   std::vector<const Tactic*> out;
+  bool channels_last = false;
+  for (const ir::Value* v : node.inputs()) channels_last |= v && v->type().layout == ir::Layout::kNHWC;
+  for (const ir::Value* v : node.outputs()) channels_last |= v && v->type().layout == ir::Layout::kNHWC;
   for (const auto& t : tactics_)
-    if (t->backend() == backend && t->supports(node)) out.push_back(t.get());
+    if (t->backend() == backend && (!channels_last || t->handles_channels_last()) && t->supports(node))
+      out.push_back(t.get());
+  std::stable_sort(out.begin(), out.end(), [](const Tactic* a, const Tactic* b) { return a->preference() > b->preference(); });
   return out;
 }
 

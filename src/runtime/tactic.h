@@ -61,6 +61,13 @@ class Tactic {
   virtual Backend backend() const = 0;
   // Cheap and side-effect free: op pattern, dtypes, layouts, shape constraints.
   virtual bool supports(const ir::Node& node) const = 0;
+  // Whether supports() understands channels-last (ir::Layout::kNHWC) values. A tactic that does
+  // not is never offered a node that reads or writes one (the registry filters), so kernels
+  // written for row-major data cannot misread a reordered tensor.
+  virtual bool handles_channels_last() const { return false; }
+  // Order among the tactics that support a node, highest first, until the tuner times them
+  // (a specialized kernel above a general library call). Ties keep registration order.
+  virtual int preference() const { return 0; }
   // Parameter sets worth trying for this node (one "" by default); the tuner times each.
   virtual std::vector<std::string> candidate_params(const ir::Node& node) const { return {""}; }
   virtual size_t workspace_bytes(const KernelSpec& spec) const { return 0; }
@@ -72,7 +79,7 @@ class TacticRegistry {
   static TacticRegistry& global();
   void add(std::unique_ptr<Tactic> tactic);
   const Tactic* find(std::string_view id) const;
-  // Tactics of `backend` that support `node`, in registration (preference) order.
+  // Tactics of `backend` that support `node`, by preference() (then registration order).
   std::vector<const Tactic*> candidates(Backend backend, const ir::Node& node) const;
 
  private:

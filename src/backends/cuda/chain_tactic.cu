@@ -82,7 +82,9 @@ bool compile(const ir::Node& n, ChainProgram& p) {
   if (!is_kernel_float(dt)) return false;
   for (size_t i = 0; i < n.num_inputs(); ++i)
     if (!n.input(i) || dtype_of(n.input(i)) != dt) return false;
-  auto out = dims_of(n.output(0));
+  std::vector<std::vector<int64_t>> in;
+  std::vector<int64_t> out;
+  if (!elementwise_dims(n, in, out)) return false;  // channels-last operands in NHWC order
   if (out.size() > static_cast<size_t>(kMaxRank)) return false;
   p.steps = static_cast<int>(names.size());
   for (int s = 0; s < p.steps; ++s) {
@@ -95,7 +97,7 @@ bool compile(const ir::Node& n, ChainProgram& p) {
   p.rank = static_cast<int>(out.size());
   for (int d = 0; d < p.rank; ++d) p.dims[d] = out[d];
   for (int k = 0; k < p.inputs; ++k) {
-    auto strides = ops::broadcast_strides(dims_of(n.input(k)), out);
+    auto strides = ops::broadcast_strides(in[k], out);
     for (int d = 0; d < p.rank; ++d) p.strides[k][d] = strides[d];
   }
   return true;
@@ -135,6 +137,7 @@ class ChainTactic : public runtime::Tactic {
  public:
   std::string_view id() const override { return "cuda.elementwise_chain"; }
   runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+  bool handles_channels_last() const override { return true; }
   bool supports(const ir::Node& n) const override {
     ChainProgram p;
     return compile(n, p);

@@ -2,7 +2,9 @@
 // kiln::FusedConv (bias + residual + activation) through the cuDNN graph API (cuDNN frontend
 // headers). The whole epilogue goes into the cuDNN graph when cuDNN supports the fusion;
 // otherwise the plan covers conv + bias and our epilogue kernel finishes the rest.
-// The execution plan is built when the kernel is created (engine load).
+// The execution plan is built when the kernel is created (engine load). Tensors are NCHW, or
+// channels-last (NHWC activations, KRSC weights) when the layout pass chose it (docs/LAYOUT.md):
+// cuDNN's tensor-core kernels want channels-last.
 #include <cudnn_frontend.h>
 
 #include <cmath>
@@ -28,9 +30,12 @@ struct ConvGeometry {
   bool bias = false;
   bool residual = false;  // kiln::FusedConv's Z
   Epilogue epilogue;
+  bool nhwc = false;  // every tensor channels-last (or layout-neutral)
 };
 
-std::vector<int64_t> packed_nchw_strides(const std::vector<int64_t>& d) {
+// Strides of packed [N,C,H,W] dims stored NCHW, or NHWC when channels_last.
+std::vector<int64_t> packed_strides(const std::vector<int64_t>& d, bool channels_last) {
+  if (channels_last) return {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
   return {d[1] * d[2] * d[3], d[2] * d[3], d[3], 1};
 }
 
@@ -51,7 +56,13 @@ bool geometry(const ir::Node& n, ConvGeometry& g) {
   if (x.size() != 4 || wt.size() != 4 || y.size() != 4) return false;
   DataType dt = dtype_of(n.output(0));
   if (!is_kernel_float(dt) || dtype_of(n.input(0)) != dt || dtype_of(n.input(1)) != dt) return false;
-  g = {x[0], x[1], x[2], x[3], wt[0], wt[2], wt[3], y[2], y[3], n.attrs().get_int("group", 1), {}, {}, {}, {}, false, false, {}};
+  g = {x[0], x[1], x[2], x[3], wt[0], wt[2], wt[3], y[2], y[3], n.attrs().get_int("group", 1), {}, {}, {}, {}, false, false, {}, false};
+  // Channels-last: X, W, Y (and Z) each stored NHWC or layout-neutral (the same bytes either way).
+  g.nhwc = any_nhwc(n);
+  if (g.nhwc)
+    for (size_t i : {size_t{0}, size_t{1}, size_t{3}})
+      if (const ir::Value* v = n.input(i); v && !is_nhwc(v) && !layout_neutral(dims_of(v))) return false;
+  if (g.nhwc && !is_nhwc(n.output(0)) && !layout_neutral(y)) return false;
   if (fused) {
     if (!epilogue_from_node(n, g.epilogue)) return false;
     if (const ir::Value* z = n.input(3)) {
@@ -102,8 +113,8 @@ class ConvKernel : public runtime::Kernel {
         .set_intermediate_data_type(fe::DataType_t::FLOAT)
         .set_compute_data_type(fe::DataType_t::FLOAT);
     std::vector<int64_t> xd = {g.n, g.c, g.h, g.w}, wd = {g.k, g.c / g.groups, g.r, g.s}, yd = {g.n, g.k, g.oh, g.ow};
-    x_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("x").set_dim(xd).set_stride(packed_nchw_strides(xd)));
-    w_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("w").set_dim(wd).set_stride(packed_nchw_strides(wd)));
+    x_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("x").set_dim(xd).set_stride(packed_strides(xd, g.nhwc)));
+    w_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("w").set_dim(wd).set_stride(packed_strides(wd, g.nhwc)));
     auto conv = fe::graph::Conv_fprop_attributes()
                     .set_pre_padding(g.pad_begin)
                     .set_post_padding(g.pad_end)
@@ -117,7 +128,7 @@ class ConvKernel : public runtime::Kernel {
     post_epilogue_ = g.residual || g.epilogue.act != PointwiseOp::kIdentity;
     if (fuse_epilogue && post_epilogue_) {
       if (g.residual) {
-        z_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("z").set_dim(yd).set_stride(packed_nchw_strides(yd)));
+        z_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("z").set_dim(yd).set_stride(packed_strides(yd, g.nhwc)));
         y_ = graph_->pointwise(y_, z_, fe::graph::Pointwise_attributes().set_mode(fe::PointwiseMode_t::ADD));
       }
       if (g.epilogue.act != PointwiseOp::kIdentity) {
@@ -127,7 +138,7 @@ class ConvKernel : public runtime::Kernel {
       }
       post_epilogue_ = false;
     }
-    y_->set_output(true).set_dim(yd).set_stride(packed_nchw_strides(yd)).set_data_type(fe_type(dt));
+    y_->set_output(true).set_dim(yd).set_stride(packed_strides(yd, g.nhwc)).set_data_type(fe_type(dt));
     auto handles = handles_for({});
     if (!handles.is_ok()) return handles.status();
     cudnnHandle_t handle = (*handles)->cudnn;
@@ -203,6 +214,7 @@ class ConvTactic : public runtime::Tactic {
  public:
   std::string_view id() const override { return "cuda.cudnn.conv"; }
   runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+  bool handles_channels_last() const override { return true; }
   bool supports(const ir::Node& n) const override {
     ConvGeometry g;
     return geometry(n, g);

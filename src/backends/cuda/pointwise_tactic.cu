@@ -137,6 +137,7 @@ class PointwiseTactic : public runtime::Tactic {
  public:
   std::string_view id() const override { return "cuda.pointwise"; }
   runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+  bool handles_channels_last() const override { return true; }
 
   bool supports(const ir::Node& n) const override {
     if (!all_static(n) || n.num_outputs() != 1) return false;
@@ -146,7 +147,9 @@ class PointwiseTactic : public runtime::Tactic {
     DataType dt = dtype_of(n.output(0));
     if (!is_kernel_float(dt) || dtype_of(n.input(0)) != dt) return false;
     if (binary && (!n.input(1) || dtype_of(n.input(1)) != dt)) return false;
-    if (dims_of(n.output(0)).size() > static_cast<size_t>(kMaxRank)) return false;
+    std::vector<std::vector<int64_t>> in;
+    std::vector<int64_t> out;
+    if (!elementwise_dims(n, in, out) || out.size() > static_cast<size_t>(kMaxRank)) return false;
     PointwiseParams p;
     return params_for(n, op, p);
   }
@@ -158,14 +161,15 @@ class PointwiseTactic : public runtime::Tactic {
     lookup(n, op, binary);
     PointwiseParams p;
     params_for(n, op, p);
-    auto out_dims = dims_of(n.output(0));
+    std::vector<std::vector<int64_t>> in_dims;
+    std::vector<int64_t> out_dims;
+    if (!elementwise_dims(n, in_dims, out_dims)) return unsupported(n.describe() + ": operand layouts differ");
     IndexMap map;
     map.rank = static_cast<int>(out_dims.size());
     bool contiguous = true;
     for (int k = 0; k < (binary ? 2 : 1); ++k) {
-      auto in_dims = dims_of(n.input(k));
-      contiguous &= in_dims == out_dims;
-      auto strides = ops::broadcast_strides(in_dims, out_dims);
+      contiguous &= in_dims[k] == out_dims;
+      auto strides = ops::broadcast_strides(in_dims[k], out_dims);
       for (int d = 0; d < map.rank; ++d) map.strides[k][d] = strides[d];
     }
     for (int d = 0; d < map.rank; ++d) map.dims[d] = out_dims[d];
