@@ -109,13 +109,25 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
 
     KILN_RETURN_IF_ERROR(check_static(g));
 
+    // The registry's candidates for a node, less the tactics the user disabled.
+    auto usable_tactics = [&](const ir::Node& n) {
+      auto c = TacticRegistry::global().candidates(config.backend, n);
+      const auto& off = config.disabled_tactics;
+      c.erase(std::remove_if(c.begin(), c.end(),
+                             [&](const Tactic* t) { return std::find(off.begin(), off.end(), t->id()) != off.end(); }),
+              c.end());
+      return c;
+    };
+    for (const std::string& id : config.disabled_tactics)
+      if (!TacticRegistry::global().find(id)) return invalid_argument("--disable-tactic " + id + ": no such tactic");
+
     // Channels-last where the tensor cores want it (reduced precision or TF32), unless disabled.
     bool channels_last = config.backend == Backend::kCuda && (config.fp16 || config.bf16 || config.tf32) &&
                          std::find(config.disabled_passes.begin(), config.disabled_passes.end(),
                                    passes::kChannelsLastPass) == config.disabled_passes.end();
     if (channels_last) {
       progress("layout", 0, 1);
-      auto supported = [&](const ir::Node& n) { return !TacticRegistry::global().candidates(config.backend, n).empty(); };
+      auto supported = [&](const ir::Node& n) { return !usable_tactics(n).empty(); };
       KILN_RETURN_IF_ERROR(passes::assign_channels_last(g, supported, log).status());
       progress("layout", 1, 1);
     }
@@ -125,7 +137,7 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
     for (size_t i = 0; i < nodes.size(); ++i) {
       const ir::Node& node = *nodes[i];
       progress("lower", i, nodes.size());
-      auto candidates = TacticRegistry::global().candidates(config.backend, node);
+      auto candidates = usable_tactics(node);
       if (candidates.empty())
         return unsupported(node.describe() + " (domain '" + node.domain() + "') has no kernel on backend '" +
                            backend_name(config.backend) + "'" + why_unsupported(node));

@@ -18,6 +18,7 @@ struct BuilderConfig {
   bool fp16 = false, bf16 = false, tf32 = false;
   int64_t workspace_mib = 1024;  // the most workspace one layer may use
   std::vector<std::string> disabled_passes;
+  std::vector<std::string> disabled_tactics;  // tactic ids never chosen (A/B comparisons, workarounds)
   // Values for the model's symbolic input dims ("batch" -> 32): engines have static shapes
   // until optimization profiles arrive.
   std::map<std::string, int64_t> dims;

@@ -77,6 +77,15 @@ def mobilenet_block(out):
     m.save(out, [m.conv(d2, 64, 24, k=1)])  # a channels-last graph output
 
 
+def depthwise_forms(out):
+    m = Model("depthwise_forms", [2, 32, 15, 17])
+    x = m.node("Relu", [m.conv("X", 32, 32, k=5, group=32)])
+    x = m.node("Add", [m.conv(x, 32, 32, group=32), "X"])  # residual into a 3x3 stride-1 depthwise
+    x = m.conv(x, 32, 32, stride=2, group=32)  # odd sizes, stride 2
+    x = m.node("Sigmoid", [m.conv(x, 32, 32, group=32, dilation=2)])
+    m.save(out, [m.conv(x, 32, 16, k=1)])
+
+
 def se_block(out):
     m = Model("se_block", [2, 24, 14, 14])
     x = m.node("Sigmoid", [m.conv("X", 24, 32)])
@@ -121,6 +130,6 @@ def vit_patch(out):
 if __name__ == "__main__":
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
-    for make in (resnet_block, mobilenet_block, se_block, pools_and_dilation, mixed_regions, vit_patch):
+    for make in (resnet_block, mobilenet_block, depthwise_forms, se_block, pools_and_dilation, mixed_regions, vit_patch):
         make(out_dir)
         print("wrote", make.__name__)

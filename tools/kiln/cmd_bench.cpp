@@ -28,6 +28,7 @@ struct BenchOptions {
   int warmup = 20, iterations = 200;
   int64_t batch = 0;  // binds the symbolic dim "batch" (and the first symbolic dim otherwise)
   std::vector<std::string> disabled_passes;
+  std::vector<std::string> disabled_tactics;
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -47,6 +48,7 @@ Result<std::shared_ptr<runtime::Engine>> load_or_build(const BenchOptions& o, do
   config.bf16 = o.bf16;
   config.tf32 = o.tf32;
   config.disabled_passes = o.disabled_passes;
+  config.disabled_tactics = o.disabled_tactics;
   if (o.batch > 0)
     for (const ir::Value* in : model.graph->inputs())
       if (in->type().shape)
@@ -115,6 +117,7 @@ int bench(const BenchOptions& o) {
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
   }
+  nlohmann::json profile_rows = nlohmann::json::array();  // every layer, for --json
 #ifdef KILN_HAVE_CUDA
   if (o.profile && dev.backend() == runtime::Backend::kCuda) {
     // One more call, layer by layer between events (no CUDA graph), median of 5.
@@ -139,6 +142,9 @@ int bench(const BenchOptions& o) {
       double m = percentile(v, 50);
       order.push_back({m, l});
       by_tactic[layers[l].tactic] += m;
+      const auto& graph_nodes = e.desc().graph->nodes();
+      profile_rows.push_back({{"layer", l}, {"ms", m}, {"tactic", layers[l].tactic},
+                              {"node", l < graph_nodes.size() ? graph_nodes[l]->describe() : ""}});
       total += m;
     }
     std::sort(order.rbegin(), order.rend());
@@ -170,6 +176,7 @@ int bench(const BenchOptions& o) {
     nlohmann::json j = {{"model", o.model}, {"device", dev.name()}, {"batch", batch}, {"p50_ms", p50},
                         {"p90_ms", p90}, {"p99_ms", p99}, {"throughput", batch * 1000.0 / p50},
                         {"cuda_graph", used_graph}, {"build_ms", build_ms}, {"layers", e.desc().layers.size()}};
+    if (!profile_rows.empty()) j["profile"] = profile_rows;
     std::ofstream(o.json_path) << j.dump(1) << "\n";
   }
   return 0;
@@ -188,9 +195,10 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--fp16", o->fp16, "build with float16 (.onnx)");
   cmd->add_flag("--bf16", o->bf16, "build with bfloat16 (.onnx)");
   cmd->add_flag("--tf32", o->tf32, "allow TF32 for float32 matrix products (.onnx)");
-  cmd->add_flag("--profile", o->profile, "also time each layer (CUDA) and print the costliest");
+  cmd->add_flag("--profile", o->profile, "also time each layer (CUDA) and print the costliest (all of them in --json)");
   cmd->add_flag("--no-cuda-graph", o->no_graph, "launch layer by layer instead of replaying a CUDA graph");
   cmd->add_option("--disable-pass", o->disabled_passes, "skip an optimization pass (.onnx)");
+  cmd->add_option("--disable-tactic", o->disabled_tactics, "skip a kernel (tactic id) (.onnx)");
   cmd->add_option("--json", o->json_path, "write the numbers as JSON");
   cmd->callback([o, &exit_code] {
     if (o->iterations < 1 || o->warmup < 0) {

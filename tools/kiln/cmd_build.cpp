@@ -15,6 +15,7 @@ struct BuildOptions {
   bool fp16 = false, bf16 = false, tf32 = false, verbose = false;
   int64_t workspace_mib = 1024;
   std::vector<std::string> disabled_passes;
+  std::vector<std::string> disabled_tactics;
   std::vector<std::string> shapes;  // NAME=DIM
 };
 
@@ -32,6 +33,7 @@ int build(const BuildOptions& o) {
   config.tf32 = o.tf32;
   config.workspace_mib = o.workspace_mib;
   config.disabled_passes = o.disabled_passes;
+  config.disabled_tactics = o.disabled_tactics;
   config.verbose = o.verbose;
   for (const auto& spec : o.shapes) {
     auto eq = spec.find('=');
@@ -79,6 +81,7 @@ void add_build_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--shape", o->shapes, "value of a symbolic input dim, NAME=DIM (repeatable), e.g. batch=32");
   cmd->add_option("--disable-pass", o->disabled_passes, "skip an optimization pass by name (repeatable)");
+  cmd->add_option("--disable-tactic", o->disabled_tactics, "skip a kernel (tactic id) when choosing one per layer (repeatable)");
   cmd->add_flag("-v,--verbose", o->verbose, "print each phase, the chosen kernels and the memory plan");
   cmd->callback([o, &exit_code] { exit_code = build(*o); });
 }

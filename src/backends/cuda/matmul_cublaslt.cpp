@@ -235,8 +235,75 @@ class MatmulTactic : public runtime::Tactic {
   }
 };
 
+// A 1x1, stride-1, unpadded, ungrouped convolution on channels-last tensors is the row-major
+// product Y[N*H*W, K] = X[N*H*W, C] * W[K, C]^T: cuBLASLt with the conv's bias, residual (as C)
+// and ReLU in its epilogue. cuDNN's fused conv + bias + residual + ReLU ran these layers at about
+// half the memory bandwidth (ResNet-50's expansion convolutions, bench/NOTES.md).
+bool describe_conv1x1(const ir::Node& n, GemmShape& s) {
+  bool fused = n.domain() == "kiln" && n.op_type() == "FusedConv";
+  if (!fused && (n.op_type() != "Conv" || !n.domain().empty())) return false;
+  if (!all_static(n) || !n.input(0) || !n.input(1)) return false;
+  auto x = dims_of(n.input(0)), w = dims_of(n.input(1)), y = dims_of(n.output(0));
+  if (x.size() != 4 || w.size() != 4 || y.size() != 4 || w[2] != 1 || w[3] != 1) return false;
+  DataType dt = dtype_of(n.output(0));
+  if (!is_kernel_float(dt) || dtype_of(n.input(0)) != dt || dtype_of(n.input(1)) != dt) return false;
+  if (n.attrs().get_int("group", 1) != 1 || w[1] != x[1] || y[1] != w[0] || y[2] != x[2] || y[3] != x[3]) return false;
+  for (int64_t v : n.attrs().get_ints("strides", {1, 1}))
+    if (v != 1) return false;
+  for (int64_t v : n.attrs().get_ints("pads", {0, 0, 0, 0}))
+    if (v != 0) return false;
+  // Rows are pixels only when activations are channels-last (or layout-neutral).
+  for (const ir::Value* v : {n.input(0), n.output(0), n.input(3)})
+    if (v && !is_nhwc(v) && !layout_neutral(dims_of(v))) return false;
+  if (!is_nhwc(n.input(0)) && !is_nhwc(n.output(0))) return false;  // row-major convs stay cuDNN's
+  const int64_t pixels = x[0] * x[2] * x[3], C = x[1], K = w[0];
+  s = GemmShape{K, pixels, C, /*trans_a=*/true, /*trans_b=*/false, 1, 0, 0, 0, 1.f};
+  if (const ir::Value* b = n.input(2)) {
+    if (dims_of(b) != std::vector<int64_t>{K} || dtype_of(b) != dt) return false;
+    s.bias = true;
+  }
+  if (fused) {
+    if (const ir::Value* z = n.input(3)) {
+      if (dims_of(z) != y || dtype_of(z) != dt) return false;
+      s.residual = true;
+    }
+    if (!epilogue_from_node(n, s.epilogue)) return false;
+    // Activations cuBLASLt cannot apply would cost an extra pass: cuDNN fuses them instead.
+    if (s.epilogue.act != PointwiseOp::kIdentity && s.epilogue.act != PointwiseOp::kRelu) return false;
+  }
+  return true;
+}
+
+class Conv1x1Tactic : public runtime::Tactic {
+ public:
+  std::string_view id() const override { return "cuda.cublaslt.conv1x1"; }
+  runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+  bool handles_channels_last() const override { return true; }
+  int preference() const override { return 1; }  // over cuda.cudnn.conv
+  bool supports(const ir::Node& n) const override {
+    GemmShape s;
+    return describe_conv1x1(n, s);
+  }
+  size_t workspace_bytes(const runtime::KernelSpec&) const override { return kWorkspaceBytes; }
+  Result<std::unique_ptr<runtime::Kernel>> create(const runtime::KernelSpec& spec) const override {
+    GemmShape s;
+    if (!describe_conv1x1(*spec.node, s)) return unsupported(spec.node->describe() + ": not a 1x1 channels-last convolution");
+    int64_t elems = 1;
+    for (int64_t d : dims_of(spec.node->output(0))) elems *= d;
+    s.out_elems = elems;
+    auto kernel = std::make_unique<MatmulKernel>(s, dtype_of(spec.node->output(0)), spec.params == "tf32");
+    KILN_RETURN_IF_ERROR(kernel->init().with_context(spec.node->describe()));
+    return std::unique_ptr<runtime::Kernel>(std::move(kernel));
+  }
+  std::vector<std::string> candidate_params(const ir::Node& n) const override {
+    if (dtype_of(n.output(0)) == DataType::kFloat32) return {"", "tf32"};
+    return {""};
+  }
+};
+
 }  // namespace
 
 KILN_REGISTER_TACTIC(CublasLtMatmul, std::make_unique<MatmulTactic>());
+KILN_REGISTER_TACTIC(CublasLtConv1x1, std::make_unique<Conv1x1Tactic>());
 
 }  // namespace kiln::cuda
