@@ -45,6 +45,7 @@ struct Layer {
   std::string tactic;
   std::string params;
   size_t workspace_bytes = 0;
+  std::vector<uint8_t> kernel_state;  // Kernel::serialize() at build time (cuDNN plans), may be empty
 };
 
 // An engine as data: what the builder produces, the writer stores and the reader returns.

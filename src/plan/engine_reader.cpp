@@ -339,6 +339,7 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes) {
         layer.tactic = str(fn->tactic());
         layer.params = str(fn->tactic_params());
         layer.workspace_bytes = fn->workspace_bytes();
+        if (const auto* state = fn->kernel_state()) layer.kernel_state.assign(state->begin(), state->end());
         if (layer.tactic.empty()) return bad(who + " has no tactic");
         if (layer.workspace_bytes > desc.workspace_bytes) return bad(who + " needs more workspace than the engine has");
         desc.layers.push_back(std::move(layer));

@@ -171,7 +171,7 @@ Result<std::vector<uint8_t>> write_engine(const EngineDesc& desc) {
                                       fbb.CreateString(node.domain()), fbb.CreateVector(ins), fbb.CreateVector(outs),
                                       fbb.CreateVector(attrs), fbb.CreateVectorOfStrings(node.fused_from()),
                                       fbb.CreateString(layer.tactic), fbb.CreateString(layer.params),
-                                      layer.workspace_bytes));
+                                      layer.workspace_bytes, fbb.CreateVector(layer.kernel_state)));
   }
   std::vector<int32_t> in_idx, out_idx;
   for (const ir::Value* v : g.inputs()) in_idx.push_back(index.at(v));

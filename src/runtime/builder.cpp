@@ -158,7 +158,7 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
           continue;
         }
         chosen = t;
-        layer = {std::string(t->id()), spec.params, ws};
+        layer = {std::string(t->id()), spec.params, ws, {}};
         break;
       }
       if (!chosen)

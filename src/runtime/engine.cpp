@@ -134,9 +134,11 @@ Status Engine::prepare() {
     if (tactic->backend() != backend || !tactic->supports(node))
       return invalid_argument(node.describe() + ": kernel '" + layer.tactic + "' cannot run it on backend '" +
                               backend_name(backend) + "'");
-    KernelSpec spec{&node, layer.params};
+    KernelSpec spec{&node, layer.params, &layer.kernel_state};
     auto kernel = tactic->create(spec);
     if (!kernel.is_ok()) return kernel.status().with_context("preparing " + node.describe());
+    // A freshly built engine keeps its kernels' prepared state for the engine file.
+    if (layer.kernel_state.empty()) desc_.layers[i].kernel_state = kernel.value()->serialize();
     LayerRun run;
     run.kernel = kernel.value().get();
     kernels_.push_back(std::move(kernel).value());

@@ -4,6 +4,7 @@
 // tactic creates a Kernel for the node; the Kernel holds prepared state (repacked weights, cuDNN
 // plans) shared by every ExecutionContext, and runs with per-context memory and stream.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,6 +44,9 @@ class Kernel {
   // the LaunchContext). Asynchronous on CUDA: returns once the work is enqueued.
   virtual Status enqueue(const std::vector<TensorRef>& inputs, const std::vector<TensorRef>& outputs,
                          const LaunchContext& launch) const = 0;
+  // Prepared state worth keeping in the engine file so that the next load skips the slow part
+  // of create() (cuDNN execution plans); empty when there is none.
+  virtual std::vector<uint8_t> serialize() const { return {}; }
 };
 
 // What a tactic needs to create its kernel: the node with static types on every value, the
@@ -50,6 +54,9 @@ class Kernel {
 struct KernelSpec {
   const ir::Node* node = nullptr;
   std::string params;  // tactic-specific, stored verbatim in the engine file
+  // What Kernel::serialize() returned when the engine was built (may be null or empty). The
+  // engine file is checksummed, not trusted: a tactic that cannot use the state rebuilds.
+  const std::vector<uint8_t>* state = nullptr;
 };
 
 class Tactic {

@@ -24,6 +24,12 @@ namespace fe = cudnn_frontend;
 // The most workspace one convolution may use; plans that need more are not considered.
 constexpr size_t kMaxWorkspace = size_t{1} << 30;
 
+// Fixed tensor uids, so that an execution plan restored from the engine file (which has no
+// tensor objects) executes with the same variant pack.
+constexpr int64_t kUidX = 1, kUidW = 2, kUidB = 3, kUidZ = 4, kUidY = 5;
+// First byte of a serialized kernel: which graph form the plan computes.
+constexpr uint8_t kStateFusedEpilogue = 1, kStatePostEpilogue = 2;
+
 struct ConvGeometry {
   int64_t n, c, h, w, k, r, s, oh, ow, groups;
   std::vector<int64_t> pad_begin, pad_end, stride, dilation;
@@ -103,18 +109,14 @@ class ConvKernel : public runtime::Kernel {
  public:
   // fuse_epilogue: put residual and activation into the cuDNN graph (else run them after).
   Status init(const ConvGeometry& g, DataType dt, bool fuse_epilogue, bool allow_tf32) {
-    bias_ = g.bias;
-    dt_ = dt;
-    epilogue_ = g.epilogue;
-    residual_ = g.residual;
-    n_out_ = g.n * g.k * g.oh * g.ow;
+    set_geometry(g, dt);
     graph_ = std::make_shared<fe::graph::Graph>();
     graph_->set_io_data_type(fe_type(dt))
         .set_intermediate_data_type(fe::DataType_t::FLOAT)
         .set_compute_data_type(fe::DataType_t::FLOAT);
     std::vector<int64_t> xd = {g.n, g.c, g.h, g.w}, wd = {g.k, g.c / g.groups, g.r, g.s}, yd = {g.n, g.k, g.oh, g.ow};
-    x_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("x").set_dim(xd).set_stride(packed_strides(xd, g.nhwc)));
-    w_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("w").set_dim(wd).set_stride(packed_strides(wd, g.nhwc)));
+    x_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("x").set_uid(kUidX).set_dim(xd).set_stride(packed_strides(xd, g.nhwc)));
+    w_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("w").set_uid(kUidW).set_dim(wd).set_stride(packed_strides(wd, g.nhwc)));
     auto conv = fe::graph::Conv_fprop_attributes()
                     .set_pre_padding(g.pad_begin)
                     .set_post_padding(g.pad_end)
@@ -122,13 +124,13 @@ class ConvKernel : public runtime::Kernel {
                     .set_dilation(g.dilation);
     y_ = graph_->conv_fprop(x_, w_, conv);
     if (g.bias) {
-      b_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("b").set_dim({1, g.k, 1, 1}).set_stride({g.k, 1, 1, 1}));
+      b_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("b").set_uid(kUidB).set_dim({1, g.k, 1, 1}).set_stride({g.k, 1, 1, 1}));
       y_ = graph_->pointwise(y_, b_, fe::graph::Pointwise_attributes().set_mode(fe::PointwiseMode_t::ADD));
     }
     post_epilogue_ = g.residual || g.epilogue.act != PointwiseOp::kIdentity;
     if (fuse_epilogue && post_epilogue_) {
       if (g.residual) {
-        z_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("z").set_dim(yd).set_stride(packed_strides(yd, g.nhwc)));
+        z_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("z").set_uid(kUidZ).set_dim(yd).set_stride(packed_strides(yd, g.nhwc)));
         y_ = graph_->pointwise(y_, z_, fe::graph::Pointwise_attributes().set_mode(fe::PointwiseMode_t::ADD));
       }
       if (g.epilogue.act != PointwiseOp::kIdentity) {
@@ -138,7 +140,7 @@ class ConvKernel : public runtime::Kernel {
       }
       post_epilogue_ = false;
     }
-    y_->set_output(true).set_dim(yd).set_stride(packed_strides(yd, g.nhwc)).set_data_type(fe_type(dt));
+    y_->set_output(true).set_uid(kUidY).set_dim(yd).set_stride(packed_strides(yd, g.nhwc)).set_data_type(fe_type(dt));
     auto handles = handles_for({});
     if (!handles.is_ok()) return handles.status();
     cudnnHandle_t handle = (*handles)->cudnn;
@@ -161,6 +163,40 @@ class ConvKernel : public runtime::Kernel {
     return Status::ok();
   }
 
+  // Restores the plan serialize() wrote; an error (then the caller builds the plan again) when
+  // the state is not one for this geometry.
+  Status init_from_state(const ConvGeometry& g, DataType dt, const std::vector<uint8_t>& state) {
+    if (state.size() < 2 || (state[0] != kStateFusedEpilogue && state[0] != kStatePostEpilogue))
+      return invalid_argument("not a cuda.cudnn.conv state");
+    set_geometry(g, dt);
+    post_epilogue_ = state[0] == kStatePostEpilogue;
+    if (!post_epilogue_ && g.epilogue.act != PointwiseOp::kIdentity && !cudnn_activation(g.epilogue))
+      return invalid_argument("the stored plan fuses an activation this build no longer trusts cuDNN with");
+    auto handles = handles_for({});
+    if (!handles.is_ok()) return handles.status();
+    std::lock_guard<std::mutex> guard(*(*handles)->lock);
+    graph_ = std::make_shared<fe::graph::Graph>();
+    std::vector<uint8_t> plan(state.begin() + 1, state.end());
+    try {
+      fe::error_t e = graph_->deserialize((*handles)->cudnn, plan);
+      if (!e.is_good()) return unsupported(std::string("cuDNN deserialize: ") + e.get_message());
+      int64_t ws = 0;
+      e = graph_->get_workspace_size(ws);
+      if (!e.is_good()) return unsupported(std::string("cuDNN get_workspace_size: ") + e.get_message());
+      workspace_ = static_cast<size_t>(ws);
+    } catch (const std::exception& ex) {  // the blob is parsed as UBJSON
+      return invalid_argument(std::string("cuDNN plan in the engine file: ") + ex.what());
+    }
+    return Status::ok();
+  }
+
+  std::vector<uint8_t> serialize() const override {
+    std::vector<uint8_t> plan;
+    if (!graph_ || !graph_->serialize(plan, /*serialize_structure=*/false).is_good()) return {};
+    plan.insert(plan.begin(), post_epilogue_ ? kStatePostEpilogue : kStateFusedEpilogue);
+    return plan;
+  }
+
   size_t workspace() const { return workspace_; }
 
   Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
@@ -170,10 +206,9 @@ class ConvKernel : public runtime::Kernel {
     std::unique_lock<std::mutex> guard;
     if (handles->lock) guard = std::unique_lock<std::mutex>(*handles->lock);
     KILN_CUDNN_CHECK(cudnnSetStream(handles->cudnn, static_cast<cudaStream_t>(launch.stream)));
-    std::unordered_map<int64_t, void*> pack = {
-        {x_->get_uid(), in[0].data}, {w_->get_uid(), in[1].data}, {y_->get_uid(), out[0].data}};
-    if (bias_) pack[b_->get_uid()] = in[2].data;
-    if (z_) pack[z_->get_uid()] = in[3].data;
+    std::unordered_map<int64_t, void*> pack = {{kUidX, in[0].data}, {kUidW, in[1].data}, {kUidY, out[0].data}};
+    if (bias_) pack[kUidB] = in[2].data;
+    if (residual_ && !post_epilogue_) pack[kUidZ] = in[3].data;
     fe::error_t e = graph_->execute(handles->cudnn, pack, launch.workspace);
     if (!e.is_good()) return internal_error(std::string("cuDNN execute: ") + e.get_message());
     if (post_epilogue_)
@@ -183,6 +218,14 @@ class ConvKernel : public runtime::Kernel {
   }
 
  private:
+  void set_geometry(const ConvGeometry& g, DataType dt) {
+    bias_ = g.bias;
+    dt_ = dt;
+    epilogue_ = g.epilogue;
+    residual_ = g.residual;
+    n_out_ = g.n * g.k * g.oh * g.ow;
+  }
+
   std::shared_ptr<fe::graph::Graph> graph_;
   // The cuDNN pointwise node for an activation, where we trust cuDNN's fused form. Only ReLU
   // and clipped ReLU: with SIGMOID_FWD fused, a cuDNN 9.19 plan for a [2,32,1,1] -> [2,8,1,1]
@@ -230,6 +273,11 @@ class ConvTactic : public runtime::Tactic {
     if (!geometry(*spec.node, g)) return unsupported(spec.node->describe() + ": not a supported convolution");
     auto kernel = std::make_unique<ConvKernel>();
     DataType dt = dtype_of(spec.node->output(0));
+    // The plan stored at build time: loading skips cuDNN's heuristics and plan compilation.
+    if (spec.state && !spec.state->empty() && kernel->init_from_state(g, dt, *spec.state).is_ok() &&
+        kernel->workspace() <= kMaxWorkspace)
+      return std::unique_ptr<runtime::Kernel>(std::move(kernel));
+    kernel = std::make_unique<ConvKernel>();
     bool tf32 = spec.params == "tf32";
     Status fused = kernel->init(g, dt, /*fuse_epilogue=*/true, tf32);
     if (!fused.is_ok()) {  // cuDNN lacks this fusion: conv + bias in cuDNN, the rest after

@@ -118,6 +118,20 @@ TEST(EngineFile, RoundTripKeepsEverything) {
   EXPECT_EQ(again.value(), bytes);
 }
 
+TEST(EngineFile, KernelStateRoundTrips) {
+  ir::Model m = small_model();
+  auto desc = Builder::build_desc(m, unfused_config(), runtime::TargetInfo{"cpu", {}, 0, 0, {}, {}, {}});
+  ASSERT_TRUE(desc.is_ok()) << desc.status().to_string();
+  ASSERT_TRUE(desc.value().layers[0].kernel_state.empty());  // the CPU reference keeps none
+  desc.value().layers[1].kernel_state = {0x01, 0x00, 0xFF, 0x7F};
+  auto bytes = plan::write_engine(desc.value());
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().to_string();
+  auto read = plan::read_engine(plan::engine_bytes(std::move(bytes).value()), desc.value().target);
+  ASSERT_TRUE(read.is_ok()) << read.status().to_string();
+  EXPECT_TRUE(read.value().layers[0].kernel_state.empty());
+  EXPECT_EQ(read.value().layers[1].kernel_state, (std::vector<uint8_t>{0x01, 0x00, 0xFF, 0x7F}));
+}
+
 TEST(EngineFile, SeveralContextsRunAtOnce) {
   ir::Model m = small_model();
   auto expected = reference(m);
