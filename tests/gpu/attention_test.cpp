@@ -1,0 +1,124 @@
+// kiln::Attention on the GPU: cuda.cudnn.sdpa (tensor cores, FP16/BF16) and cuda.attention (the
+// CUDA-core kernel) against the CPU reference. run_case runs every tactic that supports a case,
+// so FP16/BF16 cases check both. Shapes: BERT-base (H 12, S 128, D 64), ViT-B/16 (S 197), an odd
+// S = 77, head dim 32; the standard layout (KT materialized) and the [B, S, H, D] layouts of the
+// perm_* attributes the fusion produces; masks broadcast over batch/heads/queries or full.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "op_case.h"
+#include "runtime/tactic.h"
+
+namespace kiln::gpu_test {
+namespace {
+
+const std::vector<int64_t> kBshd = {0, 2, 1, 3};    // [B, S, H, D] <-> [B, H, S, D]
+const std::vector<int64_t> kKBshd = {0, 2, 3, 1};   // K stored [B, Sk, H, D] read as KT [B, H, D, Sk]
+const std::vector<int64_t> kKBhsd = {0, 1, 3, 2};   // K stored [B, H, Sk, D] read as KT
+
+enum class Layout { kStandard, kBshd, kKNotTransposed };
+
+// b, h, s (queries), sk (keys), d; mask dims (empty: none).
+OpCase attention_case(const std::string& name, DataType dt, Layout layout, int64_t b, int64_t h, int64_t s, int64_t sk,
+                      int64_t d, std::vector<int64_t> mask) {
+  OpCase c;
+  c.name = name + (dt == DataType::kFloat16 ? "_f16" : dt == DataType::kBFloat16 ? "_bf16" : "_f32");
+  c.op_type = "Attention";
+  c.domain = "kiln";
+  c.tolerance = dt == DataType::kFloat16 ? 1e-2 : dt == DataType::kBFloat16 ? 2e-2 : 1e-4;
+  switch (layout) {
+    case Layout::kStandard:
+      c.inputs = {{dt, {b, h, s, d}}, {dt, {b, h, d, sk}}, {dt, {b, h, sk, d}}};
+      break;
+    case Layout::kBshd:
+      c.inputs = {{dt, {b, s, h, d}}, {dt, {b, sk, h, d}}, {dt, {b, sk, h, d}}};
+      break;
+    case Layout::kKNotTransposed:
+      c.inputs = {{dt, {b, h, s, d}}, {dt, {b, h, sk, d}}, {dt, {b, h, sk, d}}};
+      break;
+  }
+  if (!mask.empty()) c.inputs.push_back({dt, mask});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  c.set_attrs = [layout, scale](ir::Node& n) {
+    n.attrs().set("scale", scale);
+    if (layout == Layout::kBshd) {
+      n.attrs().set("perm_q", kBshd);
+      n.attrs().set("perm_kt", kKBshd);
+      n.attrs().set("perm_v", kBshd);
+      n.attrs().set("perm_y", kBshd);
+    } else if (layout == Layout::kKNotTransposed) {
+      n.attrs().set("perm_kt", kKBhsd);
+    }
+  };
+  return c;
+}
+
+std::vector<OpCase> sdpa_cases() {
+  std::vector<OpCase> cases;
+  for (DataType dt : {DataType::kFloat16, DataType::kBFloat16}) {
+    // BERT-base, seq 128.
+    cases.push_back(attention_case("Bert", dt, Layout::kStandard, 2, 12, 128, 128, 64, {}));
+    cases.push_back(attention_case("Bert_mask", dt, Layout::kStandard, 2, 12, 128, 128, 64, {2, 1, 1, 128}));
+    cases.push_back(attention_case("Bert_bshd", dt, Layout::kBshd, 2, 12, 128, 128, 64, {}));
+    cases.push_back(attention_case("Bert_bshd_mask", dt, Layout::kBshd, 2, 12, 128, 128, 64, {2, 1, 1, 128}));
+    cases.push_back(attention_case("Bert_mask_full", dt, Layout::kStandard, 2, 12, 128, 128, 64, {2, 12, 128, 128}));
+    cases.push_back(attention_case("Bert_mask_rank2", dt, Layout::kBshd, 2, 12, 128, 128, 64, {128, 128}));
+    // ViT-B/16: S = 197, no mask.
+    cases.push_back(attention_case("Vit", dt, Layout::kStandard, 2, 12, 197, 197, 64, {}));
+    cases.push_back(attention_case("Vit_bshd", dt, Layout::kBshd, 2, 12, 197, 197, 64, {}));
+    cases.push_back(attention_case("Vit_k", dt, Layout::kKNotTransposed, 2, 12, 197, 197, 64, {}));
+    // Odd S = 77 (mask rows not 16-byte aligned: the tactic pads them).
+    cases.push_back(attention_case("S77_mask", dt, Layout::kBshd, 3, 8, 77, 77, 64, {3, 1, 1, 77}));
+    cases.push_back(attention_case("S77", dt, Layout::kStandard, 3, 8, 77, 77, 64, {}));
+    // Head dim 32, cross-attention lengths, mask over heads and queries.
+    cases.push_back(attention_case("D32", dt, Layout::kStandard, 2, 4, 64, 96, 32, {1, 4, 64, 96}));
+    cases.push_back(attention_case("D32_bshd", dt, Layout::kBshd, 2, 4, 50, 40, 32, {2, 1, 50, 40}));
+  }
+  // Float32: the CUDA-core kernel only (strided layouts included).
+  cases.push_back(attention_case("Bert_bshd_mask", DataType::kFloat32, Layout::kBshd, 2, 12, 128, 128, 64, {2, 1, 1, 128}));
+  cases.push_back(attention_case("Vit_k", DataType::kFloat32, Layout::kKNotTransposed, 1, 3, 197, 197, 64, {}));
+  return cases;
+}
+
+class AttentionGpu : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(AttentionGpu, MatchesCpuReference) { run_case(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Sdpa, AttentionGpu, ::testing::ValuesIn(sdpa_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+// cuda.cudnn.sdpa is preferred over cuda.attention whenever it applies, and cuDNN itself builds
+// the plan for the main shapes ("no-fallback": no silent use of the CUDA-core kernel).
+TEST(CudnnSdpa, PreferredAndCudnnBuildsThePlan) {
+  for (const OpCase& c : sdpa_cases()) {
+    SCOPED_TRACE(c.name);
+    auto graph = build_graph(c);
+    const ir::Node& node = *graph->nodes()[0];
+    auto candidates = runtime::TacticRegistry::global().candidates(runtime::Backend::kCuda, node);
+    ASSERT_FALSE(candidates.empty());
+    bool half = c.inputs[0].first != DataType::kFloat32;
+    if (!half) {
+      EXPECT_EQ(candidates[0]->id(), "cuda.attention");
+      continue;
+    }
+    ASSERT_GE(candidates.size(), 2u);
+    EXPECT_EQ(candidates[0]->id(), "cuda.cudnn.sdpa");
+    EXPECT_EQ(candidates[1]->id(), "cuda.attention");
+    auto kernel = candidates[0]->create(runtime::KernelSpec{&node, "no-fallback"});
+    EXPECT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+  }
+}
+
+// A head dim cuDNN does not take (not a multiple of 8) stays on the CUDA-core kernel.
+TEST(CudnnSdpa, DeclinesOddHeadDim) {
+  OpCase c = attention_case("D20", DataType::kFloat16, Layout::kStandard, 1, 2, 16, 16, 20, {});
+  auto graph = build_graph(c);
+  auto candidates = runtime::TacticRegistry::global().candidates(runtime::Backend::kCuda, *graph->nodes()[0]);
+  ASSERT_EQ(candidates.size(), 1u);
+  EXPECT_EQ(candidates[0]->id(), "cuda.attention");
+  run_case(c);
+}
+
+}  // namespace
+}  // namespace kiln::gpu_test
