@@ -48,6 +48,33 @@ void set_perm(ir::Node& n, const char* name, const std::vector<int64_t>& perm) {
 
 constexpr const char* kInputPerms[3] = {"perm_q", "perm_kt", "perm_v"};
 
+// Absorbs a scaling of Q or KT by a constant scalar into `scale`: Mul(x, c), Mul(c, x), Div(x, c)
+// (timm scales q before the MatMul; torch's SDPA export scales q and k^T by sqrt(scale) each).
+bool absorb_scale(ir::Graph& g, ir::Node& att, const PassLog& log) {
+  for (size_t i = 0; i < 2; ++i) {
+    ir::Value* x = att.input(i);
+    ir::Node* p = x ? x->producer() : nullptr;
+    if (!p || !p->domain().empty() || (p->op_type() != "Mul" && p->op_type() != "Div")) continue;
+    if (single_consumer(g, x) != &att || std::count(att.inputs().begin(), att.inputs().end(), x) != 1) continue;
+    const bool div = p->op_type() == "Div";
+    for (int side = 0; side < (div ? 1 : 2); ++side) {
+      ir::Value* in = p->input(side);
+      auto c = constant_scalar(p->input(1 - side));
+      if (!in || !c || (div && *c == 0) || in->type().dtype != x->type().dtype) continue;
+      // The scalar must not broadcast x up: x keeps in's shape.
+      if (!in->type().shape || !x->type().shape || in->type().shape->rank() != x->type().shape->rank()) continue;
+      double scale = att.attrs().get_float("scale", 1.0f) * (div ? 1.0 / *c : *c);
+      att.attrs().set("scale", static_cast<float>(scale));
+      att.set_input(i, in);
+      append_origin(att.fused_from(), p);
+      if (log) log("attention-fusion: absorbed " + p->describe() + " into " + att.describe());
+      g.remove_node(p);
+      return true;
+    }
+  }
+  return false;
+}
+
 // Absorbs one Transpose next to a kiln::Attention; true when the graph changed.
 bool absorb_transpose(ir::Graph& g, ir::Node& att, const PassLog& log) {
   for (size_t i = 0; i < 3; ++i) {
@@ -98,7 +125,7 @@ class AttentionFusion : public Pass {
   }
 
   bool rewrite(ir::Graph& g, ir::Node& node, const PassLog& log) override {
-    if (node.domain() == "kiln") return absorb_transpose(g, node, log);
+    if (node.domain() == "kiln") return absorb_scale(g, node, log) || absorb_transpose(g, node, log);
     return fuse(g, node, log);
   }
 

@@ -142,6 +142,31 @@ TEST(AttentionFusion, TransposeReadByOthersStays) {
   EXPECT_FALSE(a->attrs().has("perm_kt"));
 }
 
+// timm / torch SDPA style: q (and k^T) scaled before the MatMul, no scale after it.
+TEST(AttentionFusion, ScalingOfQAndKIsAbsorbed) {
+  auto m = new_model(13);
+  auto* g = m.mutable_graph();
+  float_input(m, "Q", {2, 4, 6, 8});
+  float_input(m, "K", {2, 4, 6, 8});
+  float_input(m, "V", {2, 4, 6, 8});
+  add_initializer_values(g, "sq", {}, {0.5f});
+  add_initializer_values(g, "two", {1}, {2.0f});
+  add_node(g, "Mul", {"sq", "Q"}, {"qs"});
+  attr_ints(add_node(g, "Transpose", {"K"}, {"KT"}), "perm", {0, 1, 3, 2});
+  add_node(g, "Div", {"KT", "two"}, {"kts"});
+  add_node(g, "MatMul", {"qs", "kts"}, {"qk"});
+  attr_int(add_node(g, "Softmax", {"qk"}, {"p"}), "axis", -1);
+  add_node(g, "MatMul", {"p", "V"}, {"Y"});
+  float_output(m, "Y");
+  auto r = optimize_and_compare(m, only_passes({"attention-fusion"}));
+  ASSERT_TRUE(r.after.graph);
+  ASSERT_EQ(op_types(*r.after.graph), (std::vector<std::string>{"kiln::Attention"}));
+  const ir::Node* a = r.after.graph->nodes()[0].get();
+  EXPECT_NEAR(a->attrs().get_float("scale", 0), 0.25f, 1e-7);
+  EXPECT_EQ(a->input(0)->name(), "Q");
+  EXPECT_EQ(a->input(1)->name(), "K");
+}
+
 TEST(AttentionFusion, AllZeroMaskOfAnAttentionIsDropped) {
   // The mask becomes a zero constant only after attention-fusion took it: the neutral-element
   // pass drops it from the kiln::Attention.
