@@ -89,7 +89,9 @@ INSTANTIATE_TEST_SUITE_P(Sdpa, AttentionGpu, ::testing::ValuesIn(sdpa_cases()),
                          [](const auto& info) { return info.param.name; });
 
 // cuda.cudnn.sdpa is preferred over cuda.attention whenever it applies, and cuDNN itself builds
-// the plan for the main shapes ("no-fallback": no silent use of the CUDA-core kernel).
+// the plan for the main shapes, for each parameter set ("no-fallback": no silent use of the
+// CUDA-core kernel). Masks broadcast over the queries get two parameter sets: "" (stride-0
+// broadcast, the default) and "dense-mask"; run_case checks the numbers of both.
 TEST(CudnnSdpa, PreferredAndCudnnBuildsThePlan) {
   for (const OpCase& c : sdpa_cases()) {
     SCOPED_TRACE(c.name);
@@ -105,8 +107,11 @@ TEST(CudnnSdpa, PreferredAndCudnnBuildsThePlan) {
     ASSERT_GE(candidates.size(), 2u);
     EXPECT_EQ(candidates[0]->id(), "cuda.cudnn.sdpa");
     EXPECT_EQ(candidates[1]->id(), "cuda.attention");
-    auto kernel = candidates[0]->create(runtime::KernelSpec{&node, "no-fallback"});
-    EXPECT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+    for (const std::string& params : candidates[0]->candidate_params(node)) {
+      std::string strict = params.empty() ? "no-fallback" : params + ",no-fallback";
+      auto kernel = candidates[0]->create(runtime::KernelSpec{&node, strict});
+      EXPECT_TRUE(kernel.is_ok()) << "params '" << strict << "': " << kernel.status().to_string();
+    }
   }
 }
 

@@ -5,6 +5,11 @@
 // holds K transposed (KT); cuDNN wants the head axis of K contiguous, which holds when the fusion
 // absorbed the key's Transpose; otherwise K is first copied to [B, H, Sk, D] in the workspace.
 // A mask whose rows (Sk) are not 16-byte aligned is copied to padded rows likewise.
+// Mask broadcasting has two forms (candidate params, both run by the GPU tests): "" reads the
+// mask in place with stride 0 over the batch and query axes it broadcasts over (as PyTorch hands
+// cuDNN an expanded mask); "dense-mask" first writes it as [1|B, 1|H, S, Sk] into the workspace
+// (dims of 1 only on batch and heads, as ONNX Runtime's cuDNN attention does), in case cuDNN
+// mishandles the stride-0 form.
 //
 // The plan is built when the kernel is created (engine load). When cuDNN refuses the graph there,
 // the kernel of cuda.attention (the CUDA-core kernel, which takes every node this tactic takes)
@@ -43,14 +48,35 @@ bool aligned(const int64_t dims[4], const int64_t strides[4]) {
 struct SdpaPlan {
   AttentionShape a;
   bool pack_k = false;     // K's head axis is not contiguous (or misaligned): copy K to [B, H, Sk, D]
-  bool pack_mask = false;  // mask rows of Sk elements are not 16-byte aligned: copy to padded rows
-  int64_t mask_row = 0;    // row stride (elements) of the mask cuDNN reads
+  bool pack_mask = false;   // copy the mask into the workspace (padded rows, or dense)
+  bool dense_mask = false;  // the copy is expanded over the queries: [1|B, 1|H, S, Sk]
+  int64_t mask_row = 0;     // row stride (elements) of the mask cuDNN reads
+  int64_t mask_rows = 0;    // rows per (batch, head) of the mask cuDNN reads: 1 or S
   size_t k_bytes = 0, mask_bytes = 0;
 };
 
-bool plan_of(const ir::Node& n, SdpaPlan& p) {
+// params: comma-separated flags "dense-mask" (see above) and "no-fallback" (tests only: fail at
+// create instead of falling back to cuda.attention); false on anything else.
+bool parse_params(const std::string& params, bool* dense, bool* no_fallback) {
+  size_t start = 0;
+  while (start < params.size()) {
+    size_t end = params.find(',', start);
+    if (end == std::string::npos) end = params.size();
+    const std::string flag = params.substr(start, end - start);
+    if (flag == "dense-mask") *dense = true;
+    else if (flag == "no-fallback") *no_fallback = true;
+    else return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+bool plan_of(const ir::Node& n, const std::string& params, SdpaPlan& p) {
   AttentionShape& a = p.a;
   if (!read_attention(n, a)) return false;
+  bool dense = false, no_fallback = false;
+  if (!parse_params(params, &dense, &no_fallback)) return false;
+  (void)no_fallback;
   if (a.dt != DataType::kFloat16 && a.dt != DataType::kBFloat16) return false;
   if (a.batch < 1 || a.heads < 1 || a.s < 1 || a.sk < 1) return false;
   if (a.d < 8 || a.dv < 8 || a.d % 8 != 0 || a.dv % 8 != 0 || a.d > 128 || a.dv > 128) return false;
@@ -65,9 +91,11 @@ bool plan_of(const ir::Node& n, SdpaPlan& p) {
   p.k_bytes = p.pack_k ? static_cast<size_t>(a.batch_heads * a.sk * a.d) * 2 : 0;
   if (a.mask) {
     if (a.mask_dims[3] != a.sk) return false;  // cuDNN reads the bias rows contiguously
-    p.pack_mask = a.sk % 8 != 0;
+    p.dense_mask = dense && a.mask_dims[2] != a.s;
+    p.pack_mask = p.dense_mask || a.sk % 8 != 0;
     p.mask_row = p.pack_mask ? (a.sk + 7) / 8 * 8 : a.sk;
-    p.mask_bytes = p.pack_mask ? static_cast<size_t>(a.mask_dims[0] * a.mask_dims[1] * a.mask_dims[2] * p.mask_row) * 2 : 0;
+    p.mask_rows = p.dense_mask ? a.s : a.mask_dims[2];
+    p.mask_bytes = p.pack_mask ? static_cast<size_t>(a.mask_dims[0] * a.mask_dims[1] * p.mask_rows * p.mask_row) * 2 : 0;
   }
   return true;
 }
@@ -78,6 +106,65 @@ size_t plan_workspace(const SdpaPlan& p) {
 
 fe::DataType_t fe_type(DataType dt) {
   return dt == DataType::kBFloat16 ? fe::DataType_t::BFLOAT16 : fe::DataType_t::HALF;
+}
+
+// The cuDNN graph for a plan: Q, K, V, the optional bias and the output O, described by their
+// strides. Frontend calls may throw (no SDPA implementation fits). sm_version > 0 fixes the
+// target architecture instead of asking the current device (lets the graph be validated
+// without a GPU).
+struct SdpaGraph {
+  std::shared_ptr<fe::graph::Graph> graph;
+  std::shared_ptr<fe::graph::Tensor_attributes> q, k, v, bias, o;
+};
+
+SdpaGraph describe_sdpa(const SdpaPlan& p, int32_t sm_version = 0) {
+  const AttentionShape& a = p.a;
+  SdpaGraph g;
+  g.graph = std::make_shared<fe::graph::Graph>();
+  if (sm_version > 0) g.graph->set_sm_version(sm_version);
+  g.graph->set_io_data_type(fe_type(a.dt))
+      .set_intermediate_data_type(fe::DataType_t::FLOAT)
+      .set_compute_data_type(fe::DataType_t::FLOAT);
+  g.q = g.graph->tensor(fe::graph::Tensor_attributes()
+                            .set_name("Q")
+                            .set_dim({a.batch, a.heads, a.s, a.d})
+                            .set_stride({a.q_stride[0], a.q_stride[1], a.q_stride[2], 1}));
+  // K [B, H, Sk, D] is KT [B, H, D, Sk] read with its last two strides swapped.
+  std::vector<int64_t> k_stride = {a.kt_stride[0], a.kt_stride[1], a.kt_stride[3], a.kt_stride[2]};
+  if (p.pack_k) k_stride = {a.heads * a.sk * a.d, a.sk * a.d, a.d, 1};
+  g.k = g.graph->tensor(
+      fe::graph::Tensor_attributes().set_name("K").set_dim({a.batch, a.heads, a.sk, a.d}).set_stride(k_stride));
+  g.v = g.graph->tensor(fe::graph::Tensor_attributes()
+                            .set_name("V")
+                            .set_dim({a.batch, a.heads, a.sk, a.dv})
+                            .set_stride({a.v_stride[0], a.v_stride[1], a.v_stride[2], 1}));
+  auto options = fe::graph::SDPA_attributes()
+                     .set_name("attention")
+                     .set_generate_stats(false)
+                     .set_attn_scale(a.scale)
+                     .set_implementation(fe::AttentionImplementation_t::COMPOSITE);
+  if (a.mask) {
+    const auto& md = a.mask_dims;
+    const int64_t row = p.mask_row, head_stride = p.mask_rows * row, batch_stride = md[1] * head_stride;
+    std::vector<int64_t> dim, stride;
+    if (p.dense_mask) {  // [1|B, 1|H, S, Sk], packed
+      dim = {md[0], md[1], a.s, a.sk};
+      stride = {batch_stride, head_stride, row, 1};
+    } else {  // as PyTorch expands a mask: [B, 1|H, S, Sk], stride 0 where it broadcasts
+      dim = {a.batch, md[1], a.s, a.sk};
+      stride = {md[0] == 1 ? 0 : batch_stride, head_stride, p.mask_rows == 1 ? 0 : row, 1};
+    }
+    g.bias = g.graph->tensor(
+        fe::graph::Tensor_attributes().set_name("bias").set_data_type(fe_type(a.dt)).set_dim(dim).set_stride(stride));
+    options.set_bias(g.bias);
+  }
+  auto outputs = g.graph->sdpa(g.q, g.k, g.v, options);
+  g.o = outputs[0];
+  g.o->set_output(true)
+      .set_dim({a.batch, a.heads, a.s, a.dv})
+      .set_stride({a.y_stride[0], a.y_stride[1], a.y_stride[2], 1})
+      .set_data_type(fe_type(a.dt));
+  return g;
 }
 
 class SdpaKernel : public runtime::Kernel {
@@ -107,9 +194,10 @@ class SdpaKernel : public runtime::Kernel {
     void* mask = a.mask ? in[3].data : nullptr;
     if (a.mask && p_.pack_mask) {
       const auto& md = a.mask_dims;
-      StridedCopy c{{md[0], md[1], md[2], md[3]},
-                    {md[1] * md[2] * md[3], md[2] * md[3], md[3], 1},
-                    {md[1] * md[2] * p_.mask_row, md[2] * p_.mask_row, p_.mask_row, 1}};
+      const int64_t rows = p_.mask_rows, row = p_.mask_row;
+      StridedCopy c{{md[0], md[1], rows, md[3]},
+                    {md[1] * md[2] * md[3], md[2] * md[3], md[2] == 1 ? 0 : md[3], 1},
+                    {md[1] * rows * row, rows * row, row, 1}};
       mask = ws + mask_offset_;
       KILN_RETURN_IF_ERROR(launch_strided_copy(in[3].data, mask, c, 2, stream));
     }
@@ -128,47 +216,13 @@ class SdpaKernel : public runtime::Kernel {
  private:
   Status build(const SdpaPlan& p) {
     p_ = p;
-    const AttentionShape& a = p.a;
-    graph_ = std::make_shared<fe::graph::Graph>();
-    graph_->set_io_data_type(fe_type(a.dt))
-        .set_intermediate_data_type(fe::DataType_t::FLOAT)
-        .set_compute_data_type(fe::DataType_t::FLOAT);
-    q_ = graph_->tensor(fe::graph::Tensor_attributes()
-                            .set_name("Q")
-                            .set_dim({a.batch, a.heads, a.s, a.d})
-                            .set_stride({a.q_stride[0], a.q_stride[1], a.q_stride[2], 1}));
-    // K [B, H, Sk, D] is KT [B, H, D, Sk] read with its last two strides swapped.
-    std::vector<int64_t> k_stride = {a.kt_stride[0], a.kt_stride[1], a.kt_stride[3], a.kt_stride[2]};
-    if (p.pack_k) k_stride = {a.heads * a.sk * a.d, a.sk * a.d, a.d, 1};
-    k_ = graph_->tensor(fe::graph::Tensor_attributes().set_name("K").set_dim({a.batch, a.heads, a.sk, a.d}).set_stride(k_stride));
-    v_ = graph_->tensor(fe::graph::Tensor_attributes()
-                            .set_name("V")
-                            .set_dim({a.batch, a.heads, a.sk, a.dv})
-                            .set_stride({a.v_stride[0], a.v_stride[1], a.v_stride[2], 1}));
-    auto options = fe::graph::SDPA_attributes()
-                       .set_name("attention")
-                       .set_generate_stats(false)
-                       .set_attn_scale(a.scale)
-                       .set_implementation(fe::AttentionImplementation_t::COMPOSITE);
-    if (a.mask) {
-      // As PyTorch hands cuDNN a broadcast mask: dims [B, 1 or H, S, Sk], stride 0 on the batch
-      // and query axes the mask broadcasts over.
-      const auto& md = a.mask_dims;
-      const int64_t row = p.mask_row, head_stride = md[2] * row, batch_stride = md[1] * md[2] * row;
-      bias_ = graph_->tensor(fe::graph::Tensor_attributes()
-                                 .set_name("bias")
-                                 .set_data_type(fe_type(a.dt))
-                                 .set_dim({a.batch, md[1], a.s, a.sk})
-                                 .set_stride({md[0] == 1 ? 0 : batch_stride, head_stride, md[2] == 1 ? 0 : row, 1}));
-      options.set_bias(bias_);
-    }
-    auto outputs = graph_->sdpa(q_, k_, v_, options);
-    o_ = outputs[0];
-    o_->set_output(true)
-        .set_dim({a.batch, a.heads, a.s, a.dv})
-        .set_stride({a.y_stride[0], a.y_stride[1], a.y_stride[2], 1})
-        .set_data_type(fe_type(a.dt));
-
+    SdpaGraph g = describe_sdpa(p);
+    graph_ = g.graph;
+    q_ = g.q;
+    k_ = g.k;
+    v_ = g.v;
+    bias_ = g.bias;
+    o_ = g.o;
     auto handles = handles_for({});
     if (!handles.is_ok()) return handles.status();
     cudnnHandle_t handle = (*handles)->cudnn;
@@ -205,20 +259,31 @@ class SdpaTactic : public runtime::Tactic {
   runtime::Backend backend() const override { return runtime::Backend::kCuda; }
   bool supports(const ir::Node& n) const override {
     SdpaPlan p;
-    return plan_of(n, p);
+    return plan_of(n, "", p);
+  }
+  // "dense-mask" only where it differs: a mask broadcast over the queries.
+  std::vector<std::string> candidate_params(const ir::Node& n) const override {
+    SdpaPlan p;
+    if (plan_of(n, "dense-mask", p) && p.dense_mask) return {"", "dense-mask"};
+    return {""};
   }
   size_t workspace_bytes(const runtime::KernelSpec& spec) const override {
     SdpaPlan p;
-    return plan_of(*spec.node, p) ? plan_workspace(p) : 0;
+    return plan_of(*spec.node, spec.params, p) ? plan_workspace(p) : 0;
   }
-  // params "no-fallback" (tests only): fail instead of falling back to cuda.attention.
+  // params "no-fallback" (tests only; also "dense-mask,no-fallback"): fail instead of falling
+  // back to cuda.attention.
   Result<std::unique_ptr<runtime::Kernel>> create(const runtime::KernelSpec& spec) const override {
     SdpaPlan p;
-    if (!plan_of(*spec.node, p)) return unsupported(spec.node->describe() + ": not supported by cuda.cudnn.sdpa");
+    if (!plan_of(*spec.node, spec.params, p))
+      return unsupported(spec.node->describe() + ": not supported by cuda.cudnn.sdpa (params '" + spec.params + "')");
     auto kernel = std::make_unique<SdpaKernel>();
     Status st = kernel->init(p);
     if (st.is_ok()) return std::unique_ptr<runtime::Kernel>(std::move(kernel));
-    if (spec.params == "no-fallback") return st.with_context(spec.node->describe());
+    bool dense = false, no_fallback = false;
+    parse_params(spec.params, &dense, &no_fallback);
+    (void)dense;
+    if (no_fallback) return st.with_context(spec.node->describe());
     const runtime::Tactic* core = runtime::TacticRegistry::global().find("cuda.attention");
     if (!core || !core->supports(*spec.node)) return st.with_context(spec.node->describe());
     static std::atomic<bool> warned{false};
