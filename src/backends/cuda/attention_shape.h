@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "backends/cuda/tactic_util.h"
@@ -25,8 +26,10 @@ struct AttentionShape {
   // Element strides of the canonical views: q (b, h, i, d), kt (b, h, d, j), v (b, h, j, c),
   // y (b, h, i, c).
   int64_t q_stride[4], kt_stride[4], v_stride[4], y_stride[4];
-  std::vector<int64_t> mask_dims;  // the mask's own dims, right-aligned to rank 4 (1-padded)
+  int64_t mask_dims[4];  // the mask's own dims, right-aligned to rank 4 (1-padded)
 };
+// Passed by value to kernels: plain data only.
+static_assert(std::is_trivially_copyable<AttentionShape>::value, "AttentionShape must be trivially copyable");
 
 // The attribute `name` as a permutation of 0..3 (identity when absent); false when invalid.
 inline bool attention_perm(const ir::Node& n, const char* name, int64_t perm[4]) {
@@ -106,7 +109,7 @@ inline bool read_attention(const ir::Node& n, AttentionShape& a) {
   a.mask = false;
   a.dt = dt;
   for (int i = 0; i < 4; ++i) a.mask_stride[i] = 0;
-  a.mask_dims = {1, 1, 1, 1};
+  for (int i = 0; i < 4; ++i) a.mask_dims[i] = 1;
   if (const ir::Value* m = n.input(3)) {
     if (dtype_of(m) != dt) return false;
     auto md = dims_of(m);
@@ -114,7 +117,7 @@ inline bool read_attention(const ir::Node& n, AttentionShape& a) {
     const int64_t target[4] = {q[0], q[1], q[2], kt[3]};
     for (size_t k = 0; k < md.size(); ++k) a.mask_dims[4 - md.size() + k] = md[k];
     int64_t st[4];
-    packed_strides(a.mask_dims, st);
+    packed_strides(std::vector<int64_t>(a.mask_dims, a.mask_dims + 4), st);
     for (int i = 0; i < 4; ++i) {
       if (a.mask_dims[i] != 1 && a.mask_dims[i] != target[i]) return false;
       a.mask_stride[i] = a.mask_dims[i] == 1 ? 0 : st[i];
