@@ -115,6 +115,49 @@ TEST(CudnnSdpa, PreferredAndCudnnBuildsThePlan) {
   }
 }
 
+// cuda.movement's Transpose/Slice/Expand paths (movement_tactic.cu): coalesced dims, 16/8/4-byte
+// vector copies, 32x32 shared-memory tiles; the head-split/merge transposes around attention.
+std::vector<OpCase> movement_cases() {
+  std::vector<OpCase> cases;
+  auto transpose = [&](const std::string& name, DataType dt, std::vector<int64_t> dims, std::vector<int64_t> perm) {
+    OpCase c;
+    c.name = "Transpose_" + name;
+    c.op_type = "Transpose";
+    c.inputs = {{dt, dims}};
+    c.tolerance = 0;
+    c.set_attrs = [perm](ir::Node& n) { n.attrs().set("perm", perm); };
+    cases.push_back(c);
+  };
+  transpose("head_split_f16", DataType::kFloat16, {4, 128, 12, 64}, {0, 2, 1, 3});   // vec16
+  transpose("head_merge_f32", DataType::kFloat32, {4, 12, 197, 64}, {0, 2, 1, 3});   // vec16
+  transpose("key_f16", DataType::kFloat16, {2, 12, 197, 64}, {0, 1, 3, 2});          // tiled
+  transpose("qkv5d_f16", DataType::kFloat16, {2, 197, 3, 12, 64}, {2, 0, 3, 1, 4});  // vec16, rank 5
+  transpose("2d_odd_f32", DataType::kFloat32, {33, 70}, {1, 0});                     // tiled, partial tiles
+  transpose("2d_u8", DataType::kUInt8, {100, 67}, {1, 0});                           // tiled, 1-byte
+  transpose("2d_i64", DataType::kInt64, {45, 40}, {1, 0});                           // tiled, 8-byte
+  transpose("d12_f16", DataType::kFloat16, {2, 3, 4, 12}, {0, 2, 1, 3});             // vec8
+  transpose("d6_f16", DataType::kFloat16, {2, 3, 4, 6}, {0, 2, 1, 3});               // vec4
+  transpose("odd_f16", DataType::kFloat16, {3, 5, 7, 9}, {3, 1, 0, 2});              // plain
+  transpose("ones_f32", DataType::kFloat32, {1, 40, 1, 36}, {3, 1, 2, 0});           // size-1 dims dropped
+  transpose("default_perm_f16", DataType::kFloat16, {16, 24, 40}, {2, 1, 0});        // tiled
+  OpCase expand;
+  expand.name = "Expand_f16";
+  expand.op_type = "Expand";
+  expand.inputs = {{DataType::kFloat16, {4, 1, 64}}};
+  Tensor shape(DataType::kInt64, {3});
+  shape.data<int64_t>()[0] = 4;
+  shape.data<int64_t>()[1] = 6;
+  shape.data<int64_t>()[2] = 64;
+  expand.constants[1] = shape;
+  expand.tolerance = 0;
+  expand.opset = 13;
+  cases.push_back(expand);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Movement, AttentionGpu, ::testing::ValuesIn(movement_cases()),
+                         [](const auto& info) { return info.param.name; });
+
 // A head dim cuDNN does not take (not a multiple of 8) stays on the CUDA-core kernel.
 TEST(CudnnSdpa, DeclinesOddHeadDim) {
   OpCase c = attention_case("D20", DataType::kFloat16, Layout::kStandard, 1, 2, 16, 16, 20, {});
