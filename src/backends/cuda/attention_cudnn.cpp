@@ -19,7 +19,12 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
 
 #include "backends/cuda/attention_shape.h"
 #include "backends/cuda/cuda_check.h"
@@ -167,6 +172,74 @@ SdpaGraph describe_sdpa(const SdpaPlan& p, int32_t sm_version = 0) {
   return g;
 }
 
+// A built cuDNN graph (execution plan chosen) and its workspace need. Identical attention layers
+// (BERT has 12) share one: building a flash-attention plan can take a while at engine load.
+struct SdpaState {
+  SdpaGraph g;
+  size_t cudnn_workspace = 0;
+};
+
+std::string plan_key(const SdpaPlan& p, int device) {
+  const AttentionShape& a = p.a;
+  std::string k = std::to_string(device) + "|" + std::to_string(static_cast<int>(a.dt));
+  auto add = [&](int64_t v) { k += "," + std::to_string(v); };
+  for (int64_t v : {a.batch, a.heads, a.s, a.sk, a.d, a.dv}) add(v);
+  uint32_t bits = 0;
+  std::memcpy(&bits, &a.scale, sizeof bits);
+  add(bits);
+  for (int i = 0; i < 4; ++i) {
+    add(a.q_stride[i]);
+    add(a.kt_stride[i]);
+    add(a.v_stride[i]);
+    add(a.y_stride[i]);
+    add(a.mask_dims[i]);
+  }
+  for (int64_t v : {int64_t{a.mask}, int64_t{p.pack_k}, int64_t{p.pack_mask}, int64_t{p.dense_mask}, p.mask_row, p.mask_rows})
+    add(v);
+  return k;
+}
+
+Result<std::shared_ptr<const SdpaState>> build_state(const SdpaPlan& p) {
+  auto state = std::make_shared<SdpaState>();
+  state->g = describe_sdpa(p);
+  auto& graph = state->g.graph;
+  auto handles = handles_for({});
+  if (!handles.is_ok()) return handles.status();
+  cudnnHandle_t handle = (*handles)->cudnn;
+  std::lock_guard<std::mutex> guard(*(*handles)->lock);
+  auto check = [](fe::error_t e, const char* step) -> Status {
+    if (e.is_good()) return Status::ok();
+    return unsupported(std::string("cuDNN SDPA ") + step + ": " + e.get_message());
+  };
+  KILN_RETURN_IF_ERROR(check(graph->validate(), "validate"));
+  KILN_RETURN_IF_ERROR(check(graph->build_operation_graph(handle), "build_operation_graph"));
+  KILN_RETURN_IF_ERROR(check(graph->create_execution_plans({fe::HeurMode_t::A}), "create_execution_plans"));
+  graph->deselect_workspace_greater_than(static_cast<int64_t>(kMaxCudnnWorkspace));
+  KILN_RETURN_IF_ERROR(check(graph->check_support(handle), "check_support"));
+  KILN_RETURN_IF_ERROR(check(graph->build_plans(handle), "build_plans"));
+  int64_t ws = 0;
+  KILN_RETURN_IF_ERROR(check(graph->get_workspace_size(ws), "get_workspace_size"));
+  if (ws < 0 || static_cast<size_t>(ws) > kMaxCudnnWorkspace)
+    return unsupported("cuDNN SDPA plan needs more than " + std::to_string(kMaxCudnnWorkspace >> 20) + " MiB of workspace");
+  state->cudnn_workspace = static_cast<size_t>(ws);
+  return std::shared_ptr<const SdpaState>(std::move(state));
+}
+
+// The shared state for a plan: from the cache while a kernel still holds it, else built.
+Result<std::shared_ptr<const SdpaState>> state_for(const SdpaPlan& p) {
+  int device = 0;
+  KILN_CUDA_CHECK(cudaGetDevice(&device));
+  const std::string key = plan_key(p, device);
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<const SdpaState>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(key); it != cache.end())
+    if (auto hit = it->second.lock()) return hit;
+  KILN_ASSIGN_OR_RETURN(std::shared_ptr<const SdpaState> built, build_state(p));
+  cache[key] = built;
+  return built;
+}
+
 class SdpaKernel : public runtime::Kernel {
  public:
   Status init(const SdpaPlan& p) {
@@ -205,10 +278,11 @@ class SdpaKernel : public runtime::Kernel {
     std::unique_lock<std::mutex> guard;
     if (handles->lock) guard = std::unique_lock<std::mutex>(*handles->lock);
     KILN_CUDNN_CHECK(cudnnSetStream(handles->cudnn, stream));
+    const SdpaGraph& g = state_->g;
     std::unordered_map<int64_t, void*> pack = {
-        {q_->get_uid(), in[0].data}, {k_->get_uid(), k}, {v_->get_uid(), in[2].data}, {o_->get_uid(), out[0].data}};
-    if (bias_) pack[bias_->get_uid()] = mask;
-    fe::error_t e = graph_->execute(handles->cudnn, pack, ws);
+        {g.q->get_uid(), in[0].data}, {g.k->get_uid(), k}, {g.v->get_uid(), in[2].data}, {g.o->get_uid(), out[0].data}};
+    if (g.bias) pack[g.bias->get_uid()] = mask;
+    fe::error_t e = g.graph->execute(handles->cudnn, pack, ws);
     if (!e.is_good()) return internal_error(std::string("cuDNN SDPA execute: ") + e.get_message());
     return Status::ok();
   }
@@ -216,40 +290,15 @@ class SdpaKernel : public runtime::Kernel {
  private:
   Status build(const SdpaPlan& p) {
     p_ = p;
-    SdpaGraph g = describe_sdpa(p);
-    graph_ = g.graph;
-    q_ = g.q;
-    k_ = g.k;
-    v_ = g.v;
-    bias_ = g.bias;
-    o_ = g.o;
-    auto handles = handles_for({});
-    if (!handles.is_ok()) return handles.status();
-    cudnnHandle_t handle = (*handles)->cudnn;
-    std::lock_guard<std::mutex> guard(*(*handles)->lock);
-    auto check = [](fe::error_t e, const char* step) -> Status {
-      if (e.is_good()) return Status::ok();
-      return unsupported(std::string("cuDNN SDPA ") + step + ": " + e.get_message());
-    };
-    KILN_RETURN_IF_ERROR(check(graph_->validate(), "validate"));
-    KILN_RETURN_IF_ERROR(check(graph_->build_operation_graph(handle), "build_operation_graph"));
-    KILN_RETURN_IF_ERROR(check(graph_->create_execution_plans({fe::HeurMode_t::A}), "create_execution_plans"));
-    graph_->deselect_workspace_greater_than(static_cast<int64_t>(kMaxCudnnWorkspace));
-    KILN_RETURN_IF_ERROR(check(graph_->check_support(handle), "check_support"));
-    KILN_RETURN_IF_ERROR(check(graph_->build_plans(handle), "build_plans"));
-    int64_t ws = 0;
-    KILN_RETURN_IF_ERROR(check(graph_->get_workspace_size(ws), "get_workspace_size"));
-    if (ws < 0 || static_cast<size_t>(ws) > kMaxCudnnWorkspace)
-      return unsupported("cuDNN SDPA plan needs more than " + std::to_string(kMaxCudnnWorkspace >> 20) + " MiB of workspace");
-    k_offset_ = align_up(static_cast<size_t>(ws));
+    KILN_ASSIGN_OR_RETURN(state_, state_for(p));
+    k_offset_ = align_up(state_->cudnn_workspace);
     mask_offset_ = k_offset_ + align_up(p.k_bytes);
     total_workspace_ = mask_offset_ + p.mask_bytes;
     return Status::ok();
   }
 
   SdpaPlan p_;
-  std::shared_ptr<fe::graph::Graph> graph_;
-  std::shared_ptr<fe::graph::Tensor_attributes> q_, k_, v_, bias_, o_;
+  std::shared_ptr<const SdpaState> state_;
   size_t k_offset_ = 0, mask_offset_ = 0, total_workspace_ = 0;
 };
 
