@@ -2,6 +2,7 @@
 // Attention and ElementwiseChain (docs/FUSED_OPS.md). Reference kernels reuse the standard
 // ops' kernels step by step where the pattern is a sequence of them.
 #include <cmath>
+#include <optional>
 
 #include "ops/common/fused_activation.h"
 #include "ops/common/standard_op.h"
@@ -86,29 +87,56 @@ void infer_layer_norm(InferenceContext& ctx) {
 
 // ---- Attention: Y = MatMul(Softmax(MatMul(Q, KT) * scale [+ mask], axis -1), V). KT is the
 // already-transposed key (what the model's first MatMul reads); mask is added with numpy
-// broadcasting.
+// broadcasting. Optional layouts: perm_q / perm_kt / perm_v (ints) make the op read
+// Transpose(input, perm) in place of Q / KT / V, perm_y makes it write Transpose(Y, perm_y):
+// how the fusion absorbs the head-split and head-merge Transposes around attention.
 ir::Attributes softmax_attrs() {
   ir::Attributes a;
   a.set("axis", int64_t{-1});
   return a;
 }
 
+constexpr const char* kAttentionPerms[3] = {"perm_q", "perm_kt", "perm_v"};
+
+// The Transpose attributes for the perm attribute `name`, or nothing when it is absent.
+std::optional<ir::Attributes> attention_perm(const ir::Attributes& attrs, const char* name) {
+  if (!attrs.has(name)) return std::nullopt;
+  ir::Attributes t;
+  t.set("perm", attrs.get_ints(name, {}));
+  return t;
+}
+
 void attention_cpu(KernelContext& ctx) {
   ir::Attributes none;
-  Tensor s = run_standard_op("MatMul", none, {&ctx.input(0), &ctx.input(1)}, ctx.node().name());
+  const std::string& nn = ctx.node().name();
+  Tensor in[3];
+  for (size_t i = 0; i < 3; ++i) {
+    auto perm = attention_perm(ctx.attrs(), kAttentionPerms[i]);
+    in[i] = perm ? run_standard_op("Transpose", *perm, {&ctx.input(i)}, nn) : ctx.input(i);
+  }
+  Tensor s = run_standard_op("MatMul", none, {&in[0], &in[1]}, nn);
   Tensor scale(s.dtype(), {});
   write_doubles(scale, {static_cast<double>(ctx.attrs().get_float("scale", 1.0f))});
-  s = run_standard_op("Mul", none, {&s, &scale}, ctx.node().name());
-  if (ctx.has_input(3)) s = run_standard_op("Add", none, {&s, &ctx.input(3)}, ctx.node().name());
-  s = run_standard_op("Softmax", softmax_attrs(), {&s}, ctx.node().name());
-  ctx.set_output(0, run_standard_op("MatMul", none, {&s, &ctx.input(2)}, ctx.node().name()));
+  s = run_standard_op("Mul", none, {&s, &scale}, nn);
+  if (ctx.has_input(3)) s = run_standard_op("Add", none, {&s, &ctx.input(3)}, nn);
+  s = run_standard_op("Softmax", softmax_attrs(), {&s}, nn);
+  Tensor y = run_standard_op("MatMul", none, {&s, &in[2]}, nn);
+  if (auto perm = attention_perm(ctx.attrs(), "perm_y")) y = run_standard_op("Transpose", *perm, {&y}, nn);
+  ctx.set_output(0, y);
 }
 void infer_attention(InferenceContext& ctx) {
   for (size_t i = 0; i < 3; ++i) check_float_input(ctx, i);
   ir::Attributes none;
-  ir::ValueType s = infer_standard_op("MatMul", none, {&ctx.input_type(0), &ctx.input_type(1)});
+  ir::ValueType in[3];
+  for (size_t i = 0; i < 3; ++i) {
+    auto perm = attention_perm(ctx.attrs(), kAttentionPerms[i]);
+    in[i] = perm ? infer_standard_op("Transpose", *perm, {&ctx.input_type(i)}) : ctx.input_type(i);
+  }
+  ir::ValueType s = infer_standard_op("MatMul", none, {&in[0], &in[1]});
   if (ctx.has_input(3)) s = infer_standard_op("Add", none, {&s, &ctx.input_type(3)});
-  ctx.set_output(0, infer_standard_op("MatMul", none, {&s, &ctx.input_type(2)}));
+  ir::ValueType y = infer_standard_op("MatMul", none, {&s, &in[2]});
+  if (auto perm = attention_perm(ctx.attrs(), "perm_y")) y = infer_standard_op("Transpose", *perm, {&y});
+  ctx.set_output(0, y);
 }
 
 // ---- ElementwiseChain: acc = input 0; for each step k, acc = ops[k](acc) for a unary op, or

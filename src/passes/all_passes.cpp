@@ -5,6 +5,7 @@ namespace kiln::passes {
 
 std::unique_ptr<Pass> make_constant_folding();
 std::unique_ptr<Pass> make_identity_elimination();
+std::unique_ptr<Pass> make_neutral_element_elimination();
 std::unique_ptr<Pass> make_dead_node_elimination();
 std::unique_ptr<Pass> make_batchnorm_folding();
 std::unique_ptr<Pass> make_gelu_fusion();
@@ -19,11 +20,15 @@ std::vector<std::unique_ptr<Pass>> make_all_passes() {
   std::vector<std::unique_ptr<Pass>> p;
   p.push_back(make_constant_folding());
   p.push_back(make_identity_elimination());
+  // After folding (HF BERT's all-zero mask becomes a constant there), before attention-fusion.
+  p.push_back(make_neutral_element_elimination());
   p.push_back(make_dead_node_elimination());
   p.push_back(make_batchnorm_folding());
   // Multi-node patterns before the epilogue fusions, so kiln::Gelu can join a MatMul.
   p.push_back(make_gelu_fusion());
   p.push_back(make_layernorm_fusion());
+  // Attention before bias/residual/elementwise-chain: it needs no static shapes, so it claims
+  // the scores' Div/Mul and Add(mask) in the first round, before the chain fusion can.
   p.push_back(make_attention_fusion());
   p.push_back(make_bias_fusion());
   p.push_back(make_residual_fusion());

@@ -1,28 +1,146 @@
 // Attention recognition: MatMul(Q, KT) -> [Div(c) | Mul(c)] -> [Add(mask)] -> Softmax(last
 // axis) -> MatMul(., V) becomes one kiln::Attention(Q, KT, V[, mask]) with scale = 1/c (Div)
-// or c (Mul), 1 when absent. Every intermediate must be read only by the next step.
+// or c (Mul), 1 when absent. Every intermediate must be read only by the next step. Needs no
+// static shapes (a transformer's later layers get theirs only rounds later, and by then the
+// elementwise-chain fusion would have taken the Div/Add).
+// Then the Transposes around a kiln::Attention are absorbed into its perm_q / perm_kt / perm_v /
+// perm_y attributes (docs/FUSED_OPS.md): the head-split Transpose(0,2,1,3) of Q, K, V, the
+// key's Transpose(0,1,3,2) and the head-merge Transpose of the output, when only the attention
+// reads them.
+#include <algorithm>
+
 #include "passes/pass.h"
 #include "passes/pass_util.h"
 
 namespace kiln::passes {
 namespace {
 
+// The Transpose's permutation (reversed dims when the attribute is absent and the rank known).
+std::optional<std::vector<int64_t>> transpose_perm(const ir::Node& t) {
+  const ir::Value* x = t.input(0);
+  if (!x) return std::nullopt;
+  std::vector<int64_t> p;
+  if (t.attrs().has("perm")) {
+    p = t.attrs().get_ints("perm", {});
+  } else {
+    if (!x->type().shape) return std::nullopt;
+    for (int64_t i = static_cast<int64_t>(x->type().shape->rank()); i-- > 0;) p.push_back(i);
+  }
+  std::vector<int64_t> sorted = p;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size(); ++i)
+    if (sorted[i] != static_cast<int64_t>(i)) return std::nullopt;
+  if (x->type().shape && x->type().shape->rank() != p.size()) return std::nullopt;
+  return p;
+}
+
+std::vector<int64_t> identity_perm(size_t n) {
+  std::vector<int64_t> p(n);
+  for (size_t i = 0; i < n; ++i) p[i] = static_cast<int64_t>(i);
+  return p;
+}
+
+// Stores perm under `name`, or drops the attribute when perm is the identity.
+void set_perm(ir::Node& n, const char* name, const std::vector<int64_t>& perm) {
+  if (perm == identity_perm(perm.size())) n.attrs().erase(name);
+  else n.attrs().set(name, perm);
+}
+
+constexpr const char* kInputPerms[3] = {"perm_q", "perm_kt", "perm_v"};
+
+// Absorbs a scaling of Q or KT by a constant scalar into `scale`: Mul(x, c), Mul(c, x), Div(x, c)
+// (timm scales q before the MatMul; torch's SDPA export scales q and k^T by sqrt(scale) each).
+bool absorb_scale(ir::Graph& g, ir::Node& att, const PassLog& log) {
+  for (size_t i = 0; i < 2; ++i) {
+    ir::Value* x = att.input(i);
+    ir::Node* p = x ? x->producer() : nullptr;
+    if (!p || !p->domain().empty() || (p->op_type() != "Mul" && p->op_type() != "Div")) continue;
+    if (single_consumer(g, x) != &att || std::count(att.inputs().begin(), att.inputs().end(), x) != 1) continue;
+    const bool div = p->op_type() == "Div";
+    for (int side = 0; side < (div ? 1 : 2); ++side) {
+      ir::Value* in = p->input(side);
+      auto c = constant_scalar(p->input(1 - side));
+      if (!in || !c || (div && *c == 0) || in->type().dtype != x->type().dtype) continue;
+      // The scalar must not broadcast x up: x keeps in's shape.
+      if (!in->type().shape || !x->type().shape || in->type().shape->rank() != x->type().shape->rank()) continue;
+      double scale = att.attrs().get_float("scale", 1.0f) * (div ? 1.0 / *c : *c);
+      att.attrs().set("scale", static_cast<float>(scale));
+      att.set_input(i, in);
+      append_origin(att.fused_from(), p);
+      if (log) log("attention-fusion: absorbed " + p->describe() + " into " + att.describe());
+      g.remove_node(p);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Absorbs one Transpose next to a kiln::Attention; true when the graph changed.
+bool absorb_transpose(ir::Graph& g, ir::Node& att, const PassLog& log) {
+  for (size_t i = 0; i < 3; ++i) {
+    ir::Value* x = att.input(i);
+    ir::Node* t = producer_op(g, x, "Transpose");
+    if (!t || single_consumer(g, x) != &att) continue;
+    if (std::count(att.inputs().begin(), att.inputs().end(), x) != 1) continue;
+    auto tp = transpose_perm(*t);
+    if (!tp) continue;
+    std::vector<int64_t> old = att.attrs().get_ints(kInputPerms[i], identity_perm(tp->size()));
+    if (old.size() != tp->size()) continue;
+    // Transpose(Transpose(X, tp), old) = Transpose(X, p) with p[k] = tp[old[k]].
+    std::vector<int64_t> p(old.size());
+    for (size_t k = 0; k < old.size(); ++k) p[k] = (*tp)[old[k]];
+    att.set_input(i, t->input(0));
+    set_perm(att, kInputPerms[i], p);
+    append_origin(att.fused_from(), t);
+    if (log) log("attention-fusion: absorbed " + t->describe() + " into " + att.describe());
+    g.remove_node(t);
+    return true;
+  }
+  ir::Value* y = att.output(0);
+  ir::Node* t = single_consumer(g, y);
+  if (!t || !t->domain().empty() || t->op_type() != "Transpose" || t->input(0) != y || !t->output(0)) return false;
+  auto tp = transpose_perm(*t);
+  if (!tp) return false;
+  std::vector<int64_t> old = att.attrs().get_ints("perm_y", identity_perm(tp->size()));
+  if (old.size() != tp->size()) return false;
+  // Transpose(Transpose(Y, old), tp) = Transpose(Y, p) with p[k] = old[tp[k]].
+  std::vector<int64_t> p(old.size());
+  for (size_t k = 0; k < old.size(); ++k) p[k] = old[(*tp)[k]];
+  ir::Value* out = t->output(0);
+  append_origin(att.fused_from(), t);
+  if (log) log("attention-fusion: absorbed " + t->describe() + " into " + att.describe());
+  g.remove_node(t);
+  g.set_node_output(&att, 0, out);
+  set_perm(att, "perm_y", p);
+  return true;
+}
+
 class AttentionFusion : public Pass {
  public:
   const char* name() const override { return "attention-fusion"; }
 
   bool matches(const ir::Graph&, const ir::Node& n) const override {
+    if (n.domain() == "kiln" && n.op_type() == "Attention") return n.num_inputs() >= 3 && n.output(0);
     return n.domain().empty() && n.op_type() == "Softmax" && n.input(0) && n.output(0);
   }
 
-  bool rewrite(ir::Graph& g, ir::Node& softmax, const PassLog& log) override {
-    // Softmax over the last axis only.
+  bool rewrite(ir::Graph& g, ir::Node& node, const PassLog& log) override {
+    if (node.domain() == "kiln") return absorb_scale(g, node, log) || absorb_transpose(g, node, log);
+    return fuse(g, node, log);
+  }
+
+ private:
+  bool fuse(ir::Graph& g, ir::Node& softmax, const PassLog& log) {
+    // Softmax over the last axis only: axis -1 needs no rank (for opset < 13 too: coercing to
+    // 2-D at the last axis is a last-axis softmax).
     const ir::Value* s_in = softmax.input(0);
-    if (!s_in->type().shape) return false;
-    int64_t rank = static_cast<int64_t>(s_in->type().shape->rank());
     int64_t axis = softmax.attrs().get_int("axis", g.opset("") >= 13 ? -1 : 1);
-    if (axis < 0) axis += rank;
-    if (axis != rank - 1) return false;
+    if (axis != -1) {
+      if (!s_in->type().shape) return false;
+      int64_t rank = static_cast<int64_t>(s_in->type().shape->rank());
+      if (axis < 0) axis += rank;
+      if (axis != rank - 1) return false;
+    }
     ir::Node* pv = single_consumer(g, softmax.output(0));
     if (!pv || !pv->domain().empty() || pv->op_type() != "MatMul" || pv->input(0) != softmax.output(0)) return false;
 
@@ -70,8 +188,9 @@ class AttentionFusion : public Pass {
     ir::Value* v = pv->input(1);
     ir::Value* y = pv->output(0);
     DataType dt = q->type().dtype;
-    if (kt->type().dtype != dt || v->type().dtype != dt || (mask && mask->type().dtype != dt)) return false;
-    if (!y->type().shape) return false;
+    if (dt == DataType::kUndefined || kt->type().dtype != dt || v->type().dtype != dt ||
+        (mask && mask->type().dtype != dt))
+      return false;
 
     std::vector<std::string> origin;
     for (ir::Node* k : nodes) append_origin(origin, k);

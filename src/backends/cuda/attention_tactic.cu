@@ -1,13 +1,16 @@
 // cuda.attention: kiln::Attention (docs/FUSED_OPS.md): softmax(Q KT * scale + mask) V in one
 // kernel, one block per query row: the scores stay in shared memory, so the [S, S] matrix never
-// reaches device memory. CUDA cores, float accumulation; a tensor-core (flash-attention or cuDNN
-// SDPA) tactic is the next step for long sequences.
+// reaches device memory. CUDA cores, float accumulation. Reads Q/KT/V/Y through strides, so the
+// perm_* layouts (e.g. [B, S, H, D]) need no copies. The tensor-core tactic cuda.cudnn.sdpa
+// (attention_cudnn.cpp) is registered here, before this one, so it is preferred whenever it
+// supports a node (registration order within one file is defined); it falls back to this kernel
+// when cuDNN refuses the graph at load time.
 #include <cfloat>
 
+#include "backends/cuda/attention_shape.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/pointwise.cuh"
 #include "backends/cuda/tactic_util.h"
-#include "ops/common/broadcast.h"
 #include "runtime/tactic.h"
 
 namespace kiln::cuda {
@@ -16,14 +19,6 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int64_t kMaxKeys = 8192;  // scores in shared memory: 32 KiB
 constexpr int64_t kMaxHeadDim = 256;
-
-struct AttentionShape {
-  int64_t batch_heads, heads, s, sk, d, dv;
-  float scale;
-  bool mask;
-  int64_t mask_stride[4];  // strides of the mask broadcast to [B, H, S, Sk]
-  DataType dt;
-};
 
 __device__ float block_sum(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
@@ -53,15 +48,15 @@ __global__ void attention_kernel(const T* q, const T* kt, const T* v, const T* m
   __shared__ float red[kThreads / 32];
   int64_t row = blockIdx.x, bh = blockIdx.y;
   int64_t b = bh / a.heads, h = bh % a.heads;
-  const T* qp = q + (bh * a.s + row) * a.d;
-  const T* kp = kt + bh * a.d * a.sk;
-  const T* vp = v + bh * a.sk * a.dv;
-  for (int64_t i = threadIdx.x; i < a.d; i += kThreads) qrow[i] = to_float(qp[i]);
+  const T* qp = q + b * a.q_stride[0] + h * a.q_stride[1] + row * a.q_stride[2];
+  const T* kp = kt + b * a.kt_stride[0] + h * a.kt_stride[1];
+  const T* vp = v + b * a.v_stride[0] + h * a.v_stride[1];
+  for (int64_t i = threadIdx.x; i < a.d; i += kThreads) qrow[i] = to_float(qp[i * a.q_stride[3]]);
   __syncthreads();
   float m = -FLT_MAX;
   for (int64_t j = threadIdx.x; j < a.sk; j += kThreads) {
     float acc = 0.f;
-    for (int64_t i = 0; i < a.d; ++i) acc += qrow[i] * to_float(kp[i * a.sk + j]);
+    for (int64_t i = 0; i < a.d; ++i) acc += qrow[i] * to_float(kp[i * a.kt_stride[2] + j * a.kt_stride[3]]);
     acc *= a.scale;
     if (a.mask)
       acc += to_float(mask[b * a.mask_stride[0] + h * a.mask_stride[1] + row * a.mask_stride[2] + j * a.mask_stride[3]]);
@@ -77,37 +72,32 @@ __global__ void attention_kernel(const T* q, const T* kt, const T* v, const T* m
   }
   sum = block_sum(sum, red);
   float inv = sum > 0.f ? 1.f / sum : 0.f;
-  T* op = out + (bh * a.s + row) * a.dv;
+  T* op = out + b * a.y_stride[0] + h * a.y_stride[1] + row * a.y_stride[2];
   for (int64_t c = threadIdx.x; c < a.dv; c += kThreads) {
     float acc = 0.f;
-    for (int64_t j = 0; j < a.sk; ++j) acc += scores[j] * to_float(vp[j * a.dv + c]);
-    op[c] = from_float<T>(acc * inv);
+    for (int64_t j = 0; j < a.sk; ++j) acc += scores[j] * to_float(vp[j * a.v_stride[2] + c * a.v_stride[3]]);
+    op[c * a.y_stride[3]] = from_float<T>(acc * inv);
   }
 }
 
 bool shape_of(const ir::Node& n, AttentionShape& a) {
-  if (n.domain() != "kiln" || n.op_type() != "Attention" || !all_static(n)) return false;
-  if (!n.input(0) || !n.input(1) || !n.input(2)) return false;
-  DataType dt = dtype_of(n.output(0));
-  if (!is_kernel_float(dt)) return false;
-  auto q = dims_of(n.input(0)), kt = dims_of(n.input(1)), v = dims_of(n.input(2)), y = dims_of(n.output(0));
-  if (q.size() != 4 || kt.size() != 4 || v.size() != 4 || y.size() != 4) return false;
-  for (int i = 0; i < 2; ++i)
-    if (kt[i] != q[i] || v[i] != q[i]) return false;  // no broadcast over batch/heads here
-  if (kt[2] != q[3] || v[2] != kt[3]) return false;
-  for (int i = 0; i < 3; ++i)
-    if (dtype_of(n.input(i)) != dt) return false;
-  a = {q[0] * q[1], q[1], q[2], kt[3], q[3], v[3], n.attrs().get_float("scale", 1.f), false, {0, 0, 0, 0}, dt};
-  if (a.sk > kMaxKeys || a.d > kMaxHeadDim) return false;
-  if (const ir::Value* m = n.input(3)) {
-    if (dtype_of(m) != dt) return false;
-    auto md = dims_of(m);
-    if (md.size() > 4) return false;
-    auto strides = ops::broadcast_strides(md, {q[0], q[1], q[2], kt[3]});
-    for (int i = 0; i < 4; ++i) a.mask_stride[i] = strides[i];
-    a.mask = true;
+  return read_attention(n, a) && a.sk <= kMaxKeys && a.d <= kMaxHeadDim;
+}
+
+// Copies a strided 4-D view into a buffer with other strides (element size 2 or 4 bytes).
+template <typename T>
+__global__ void strided_copy_kernel(const T* src, T* dst, StridedCopy c, int64_t n) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int64_t r = i, so = 0, dof = 0;
+    for (int k = 3; k >= 0; --k) {
+      int64_t idx = r % c.dims[k];
+      r /= c.dims[k];
+      so += idx * c.src_strides[k];
+      dof += idx * c.dst_strides[k];
+    }
+    dst[dof] = src[so];
   }
-  return true;
 }
 
 class AttentionKernel : public runtime::Kernel {
@@ -115,7 +105,7 @@ class AttentionKernel : public runtime::Kernel {
   explicit AttentionKernel(AttentionShape a) : a_(a) {}
   Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
                  const runtime::LaunchContext& launch) const override {
-    if (a_.batch_heads == 0 || a_.s == 0) return Status::ok();
+    if (a_.batch_heads == 0 || a_.s == 0 || a_.dv == 0) return Status::ok();
     dim3 grid(static_cast<unsigned>(a_.s), static_cast<unsigned>(a_.batch_heads));
     size_t smem = static_cast<size_t>(a_.sk + a_.d) * sizeof(float);
     auto stream = static_cast<cudaStream_t>(launch.stream);
@@ -155,6 +145,28 @@ class AttentionTactic : public runtime::Tactic {
 
 }  // namespace
 
+Status launch_strided_copy(const void* src, void* dst, const StridedCopy& c, size_t elem_bytes, cudaStream_t stream) {
+  int64_t n = c.dims[0] * c.dims[1] * c.dims[2] * c.dims[3];
+  if (n == 0) return Status::ok();
+  int64_t blocks = std::min<int64_t>((n + 255) / 256, 65535);
+  if (elem_bytes == 2) {
+    strided_copy_kernel<uint16_t><<<static_cast<unsigned>(blocks), 256, 0, stream>>>(
+        static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst), c, n);
+  } else if (elem_bytes == 4) {
+    strided_copy_kernel<uint32_t><<<static_cast<unsigned>(blocks), 256, 0, stream>>>(
+        static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), c, n);
+  } else {
+    return internal_error("launch_strided_copy: unsupported element size");
+  }
+  KILN_CUDA_CHECK_LAUNCH();
+  return Status::ok();
+}
+
+std::unique_ptr<runtime::Tactic> make_cudnn_sdpa_tactic();  // attention_cudnn.cpp
+
+// Preference order: cuda.cudnn.sdpa first (the builder takes the first candidate that fits the
+// workspace limit), then the CUDA-core kernel, which takes every node the cuDNN tactic takes.
+KILN_REGISTER_TACTIC(CudnnSdpa, make_cudnn_sdpa_tactic());
 KILN_REGISTER_TACTIC(CudaAttention, std::make_unique<AttentionTactic>());
 
 }  // namespace kiln::cuda

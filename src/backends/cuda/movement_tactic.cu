@@ -1,6 +1,10 @@
 // cuda.movement: data-movement ops for any fixed-size dtype, moving elements by their byte
 // size: Reshape/Flatten/Squeeze/Unsqueeze/Identity (a copy), Transpose, Concat, Slice, Gather,
-// Expand. Index math in int64 over rank <= 8.
+// Expand. Index math in int64 over rank <= 8. Strided copies (Transpose, Slice, Expand) first
+// merge dims that stay contiguous and drop dims of 1; when the innermost run is contiguous in the
+// input they move 16 (or 8, 4) bytes per thread; a transpose that moves the input's contiguous
+// dim away from the innermost position goes through 32x32 tiles in shared memory, so both the
+// reads and the writes are coalesced.
 #include <algorithm>
 #include <numeric>
 
@@ -33,6 +37,130 @@ __global__ void strided_copy_kernel(const E* in, E* out, I n, Gather1Map m) {
     }
     out[i] = in[off];
   }
+}
+
+// Merges output dims d, d+1 when the input walks them as one (in_stride[d] = in_stride[d+1] *
+// out_dims[d+1]) and drops dims of extent 1: the same copy with fewer index steps.
+Gather1Map coalesce(const Gather1Map& m) {
+  Gather1Map r{};
+  r.base = m.base;
+  r.rank = 0;
+  for (int d = 0; d < m.rank; ++d) {
+    if (m.out_dims[d] == 1) continue;
+    if (r.rank > 0 && r.in_strides[r.rank - 1] == m.in_strides[d] * m.out_dims[d]) {
+      r.out_dims[r.rank - 1] *= m.out_dims[d];
+      r.in_strides[r.rank - 1] = m.in_strides[d];
+      continue;
+    }
+    r.out_dims[r.rank] = m.out_dims[d];
+    r.in_strides[r.rank] = m.in_strides[d];
+    ++r.rank;
+  }
+  if (r.rank == 0) {  // a single element
+    r.rank = 1;
+    r.out_dims[0] = 1;
+    r.in_strides[0] = 1;
+  }
+  return r;
+}
+
+// The map in units of `width` bytes when the innermost dim is contiguous in the input and every
+// extent/stride/offset divides; 0 when not.
+int vector_width(const Gather1Map& m, size_t elem) {
+  for (int width : {16, 8, 4}) {
+    if (static_cast<size_t>(width) <= elem || width % elem != 0) continue;
+    const int64_t v = width / static_cast<int64_t>(elem);
+    bool ok = m.in_strides[m.rank - 1] == 1 && m.out_dims[m.rank - 1] % v == 0 && m.base % v == 0;
+    for (int d = 0; d + 1 < m.rank && ok; ++d) ok = m.in_strides[d] % v == 0;
+    if (ok) return width;
+  }
+  return 0;
+}
+
+Gather1Map vectorized(const Gather1Map& m, size_t elem, int width) {
+  const int64_t v = width / static_cast<int64_t>(elem);
+  Gather1Map r = m;
+  r.out_dims[r.rank - 1] /= v;
+  for (int d = 0; d + 1 < r.rank; ++d) r.in_strides[d] /= v;
+  r.base /= v;
+  return r;
+}
+
+// A copy whose input-contiguous dim `a` is not the output's innermost dim L: 32x32 tiles of
+// (a, L) through shared memory; the other dims index whole tiles.
+struct TileMap {
+  int64_t a_dim, l_dim;       // extents of a and L
+  int64_t l_in_stride;        // input stride of L (a has input stride 1)
+  int64_t a_out_stride;       // output stride of a (L has output stride 1)
+  int rest_rank;              // the other dims, outermost first
+  int64_t rest_dims[kMaxRank], rest_in[kMaxRank], rest_out[kMaxRank];
+  int64_t rest_count;         // product of rest_dims
+  int64_t base;
+};
+
+constexpr int kTile = 32, kTileRows = 8;
+
+template <typename E>
+__global__ void tiled_transpose_kernel(const E* in, E* out, TileMap t) {
+  __shared__ E tile[kTile][kTile + 1];  // [l][a]
+  const int64_t a0 = static_cast<int64_t>(blockIdx.y) * kTile, l0 = static_cast<int64_t>(blockIdx.x) * kTile;
+  for (int64_t r = blockIdx.z; r < t.rest_count; r += gridDim.z) {
+    int64_t rem = r, in_off = t.base, out_off = 0;
+    for (int d = t.rest_rank - 1; d >= 0; --d) {
+      int64_t idx = rem % t.rest_dims[d];
+      rem /= t.rest_dims[d];
+      in_off += idx * t.rest_in[d];
+      out_off += idx * t.rest_out[d];
+    }
+    // Read: threads along a (contiguous in the input).
+    const int64_t a = a0 + threadIdx.x;
+    for (int k = threadIdx.y; k < kTile; k += kTileRows) {
+      const int64_t l = l0 + k;
+      if (a < t.a_dim && l < t.l_dim) tile[k][threadIdx.x] = in[in_off + a + l * t.l_in_stride];
+    }
+    __syncthreads();
+    // Write: threads along L (contiguous in the output).
+    const int64_t l = l0 + threadIdx.x;
+    for (int k = threadIdx.y; k < kTile; k += kTileRows) {
+      const int64_t aa = a0 + k;
+      if (aa < t.a_dim && l < t.l_dim) out[out_off + aa * t.a_out_stride + l] = tile[threadIdx.x][k];
+    }
+    __syncthreads();
+  }
+}
+
+// The tile form of a coalesced map, when it applies (rank >= 2, innermost output dim not
+// contiguous in the input, another dim that is, and both at least a tile's worth).
+bool tile_map(const Gather1Map& m, TileMap& t) {
+  if (m.rank < 2 || m.in_strides[m.rank - 1] == 1) return false;
+  int a = -1;
+  for (int d = 0; d + 1 < m.rank; ++d)
+    if (m.in_strides[d] == 1) a = d;
+  if (a < 0) return false;
+  t = TileMap{};
+  t.a_dim = m.out_dims[a];
+  t.l_dim = m.out_dims[m.rank - 1];
+  if (t.a_dim < 8 || t.l_dim < 8) return false;  // thin: the plain copy does as well
+  if ((t.a_dim + kTile - 1) / kTile > 65535 || (t.l_dim + kTile - 1) / kTile > (int64_t{1} << 31) - 1) return false;
+  t.l_in_stride = m.in_strides[m.rank - 1];
+  int64_t out_stride[kMaxRank];
+  int64_t s = 1;
+  for (int d = m.rank - 1; d >= 0; --d) {
+    out_stride[d] = s;
+    s *= m.out_dims[d];
+  }
+  t.a_out_stride = out_stride[a];
+  t.rest_count = 1;
+  for (int d = 0; d + 1 < m.rank; ++d) {
+    if (d == a) continue;
+    t.rest_dims[t.rest_rank] = m.out_dims[d];
+    t.rest_in[t.rest_rank] = m.in_strides[d];
+    t.rest_out[t.rest_rank] = out_stride[d];
+    t.rest_count *= m.out_dims[d];
+    ++t.rest_rank;
+  }
+  t.base = m.base;
+  return true;
 }
 
 // Gather along one axis: out[outer, j, inner] = in[outer, idx[j], inner].
@@ -82,7 +210,26 @@ struct CopyPlan {
   int64_t n;
   bool concat_piece = false;
   int64_t piece_inner = 0;  // elements per outer index in this piece
+  // Filled by optimize_plan for strided copies:
+  int vec_width = 0;        // bytes per thread of the vector form (0: none)
+  Gather1Map vec_map{};     // the map in vec_width units
+  bool tiled = false;
+  TileMap tile{};
 };
+
+// Coalesces a strided copy and prepares its vector or tiled form.
+void optimize_plan(CopyPlan& p, size_t elem) {
+  if (p.concat_piece) return;
+  p.map = coalesce(p.map);
+  if (tile_map(p.map, p.tile)) {
+    p.tiled = true;
+    return;
+  }
+  p.vec_width = vector_width(p.map, elem);
+  if (p.vec_width) p.vec_map = vectorized(p.map, elem, p.vec_width);
+}
+
+bool aligned_to(const void* p, int width) { return reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(width) == 0; }
 
 template <typename E>
 __global__ void concat_piece_kernel(const E* in, E* out, int64_t outer, int64_t piece_inner, int64_t out_inner,
@@ -104,6 +251,36 @@ class MovementKernel : public runtime::Kernel {
     auto stream = static_cast<cudaStream_t>(launch.stream);
     for (const CopyPlan& p : plans_) {
       if (p.n == 0) continue;
+      if (p.tiled) {
+        dim3 grid(static_cast<unsigned>((p.tile.l_dim + kTile - 1) / kTile),
+                  static_cast<unsigned>(std::min<int64_t>((p.tile.a_dim + kTile - 1) / kTile, 65535)),
+                  static_cast<unsigned>(std::min<int64_t>(p.tile.rest_count, 65535)));
+        by_element_size(elem_, [&](auto tag) {
+          using E = decltype(tag);
+          tiled_transpose_kernel<E><<<grid, dim3(kTile, kTileRows), 0, stream>>>(
+              static_cast<const E*>(in[p.input].data), static_cast<E*>(out[0].data) + p.out_offset, p.tile);
+        });
+        KILN_CUDA_CHECK_LAUNCH();
+        continue;
+      }
+      char* dst_bytes = static_cast<char*>(out[0].data) + p.out_offset * static_cast<int64_t>(elem_);
+      if (p.vec_width && aligned_to(in[p.input].data, p.vec_width) && aligned_to(dst_bytes, p.vec_width)) {
+        const int64_t nv = p.n / (p.vec_width / static_cast<int64_t>(elem_));
+        auto launch_vec = [&](auto tag) {
+          using V = decltype(tag);
+          const V* src = static_cast<const V*>(in[p.input].data);
+          V* dst = reinterpret_cast<V*>(dst_bytes);
+          if (small_)
+            strided_copy_kernel<V, int32_t><<<grid_for(nv), 256, 0, stream>>>(src, dst, static_cast<int32_t>(nv), p.vec_map);
+          else
+            strided_copy_kernel<V, int64_t><<<grid_for(nv), 256, 0, stream>>>(src, dst, nv, p.vec_map);
+        };
+        if (p.vec_width == 16) launch_vec(uint4{});
+        else if (p.vec_width == 8) launch_vec(uint2{});
+        else launch_vec(uint32_t{});
+        KILN_CUDA_CHECK_LAUNCH();
+        continue;
+      }
       by_element_size(elem_, [&](auto tag) {
         using E = decltype(tag);
         const E* src = static_cast<const E*>(in[p.input].data);
@@ -257,8 +434,9 @@ class MovementTactic : public runtime::Tactic {
     int64_t out_count = 1;
     for (int64_t d : dims_of(spec.node->output(0))) out_count *= d;
     small &= out_count < (int64_t{1} << 31);
-    return std::unique_ptr<runtime::Kernel>(
-        new MovementKernel(dtype_size(dtype_of(spec.node->output(0))), std::move(plans), inner, small));
+    const size_t elem = dtype_size(dtype_of(spec.node->output(0)));
+    for (CopyPlan& p : plans) optimize_plan(p, elem);
+    return std::unique_ptr<runtime::Kernel>(new MovementKernel(elem, std::move(plans), inner, small));
   }
 };
 

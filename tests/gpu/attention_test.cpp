@@ -1,0 +1,172 @@
+// kiln::Attention on the GPU: cuda.cudnn.sdpa (tensor cores, FP16/BF16) and cuda.attention (the
+// CUDA-core kernel) against the CPU reference. run_case runs every tactic that supports a case,
+// so FP16/BF16 cases check both. Shapes: BERT-base (H 12, S 128, D 64), ViT-B/16 (S 197), an odd
+// S = 77, head dim 32; the standard layout (KT materialized) and the [B, S, H, D] layouts of the
+// perm_* attributes the fusion produces; masks broadcast over batch/heads/queries or full.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "op_case.h"
+#include "runtime/tactic.h"
+
+namespace kiln::gpu_test {
+namespace {
+
+const std::vector<int64_t> kBshd = {0, 2, 1, 3};    // [B, S, H, D] <-> [B, H, S, D]
+const std::vector<int64_t> kKBshd = {0, 2, 3, 1};   // K stored [B, Sk, H, D] read as KT [B, H, D, Sk]
+const std::vector<int64_t> kKBhsd = {0, 1, 3, 2};   // K stored [B, H, Sk, D] read as KT
+
+enum class Layout { kStandard, kBshd, kKNotTransposed };
+
+// b, h, s (queries), sk (keys), d; mask dims (empty: none).
+OpCase attention_case(const std::string& name, DataType dt, Layout layout, int64_t b, int64_t h, int64_t s, int64_t sk,
+                      int64_t d, std::vector<int64_t> mask) {
+  OpCase c;
+  c.name = name + (dt == DataType::kFloat16 ? "_f16" : dt == DataType::kBFloat16 ? "_bf16" : "_f32");
+  c.op_type = "Attention";
+  c.domain = "kiln";
+  c.tolerance = dt == DataType::kFloat16 ? 1e-2 : dt == DataType::kBFloat16 ? 2e-2 : 1e-4;
+  switch (layout) {
+    case Layout::kStandard:
+      c.inputs = {{dt, {b, h, s, d}}, {dt, {b, h, d, sk}}, {dt, {b, h, sk, d}}};
+      break;
+    case Layout::kBshd:
+      c.inputs = {{dt, {b, s, h, d}}, {dt, {b, sk, h, d}}, {dt, {b, sk, h, d}}};
+      break;
+    case Layout::kKNotTransposed:
+      c.inputs = {{dt, {b, h, s, d}}, {dt, {b, h, sk, d}}, {dt, {b, h, sk, d}}};
+      break;
+  }
+  if (!mask.empty()) c.inputs.push_back({dt, mask});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  c.set_attrs = [layout, scale](ir::Node& n) {
+    n.attrs().set("scale", scale);
+    if (layout == Layout::kBshd) {
+      n.attrs().set("perm_q", kBshd);
+      n.attrs().set("perm_kt", kKBshd);
+      n.attrs().set("perm_v", kBshd);
+      n.attrs().set("perm_y", kBshd);
+    } else if (layout == Layout::kKNotTransposed) {
+      n.attrs().set("perm_kt", kKBhsd);
+    }
+  };
+  return c;
+}
+
+std::vector<OpCase> sdpa_cases() {
+  std::vector<OpCase> cases;
+  for (DataType dt : {DataType::kFloat16, DataType::kBFloat16}) {
+    // BERT-base, seq 128.
+    cases.push_back(attention_case("Bert", dt, Layout::kStandard, 2, 12, 128, 128, 64, {}));
+    cases.push_back(attention_case("Bert_mask", dt, Layout::kStandard, 2, 12, 128, 128, 64, {2, 1, 1, 128}));
+    cases.push_back(attention_case("Bert_bshd", dt, Layout::kBshd, 2, 12, 128, 128, 64, {}));
+    cases.push_back(attention_case("Bert_bshd_mask", dt, Layout::kBshd, 2, 12, 128, 128, 64, {2, 1, 1, 128}));
+    cases.push_back(attention_case("Bert_mask_full", dt, Layout::kStandard, 2, 12, 128, 128, 64, {2, 12, 128, 128}));
+    cases.push_back(attention_case("Bert_mask_rank2", dt, Layout::kBshd, 2, 12, 128, 128, 64, {128, 128}));
+    // ViT-B/16: S = 197, no mask.
+    cases.push_back(attention_case("Vit", dt, Layout::kStandard, 2, 12, 197, 197, 64, {}));
+    cases.push_back(attention_case("Vit_bshd", dt, Layout::kBshd, 2, 12, 197, 197, 64, {}));
+    cases.push_back(attention_case("Vit_k", dt, Layout::kKNotTransposed, 2, 12, 197, 197, 64, {}));
+    // Odd S = 77 (mask rows not 16-byte aligned: the tactic pads them).
+    cases.push_back(attention_case("S77_mask", dt, Layout::kBshd, 3, 8, 77, 77, 64, {3, 1, 1, 77}));
+    cases.push_back(attention_case("S77", dt, Layout::kStandard, 3, 8, 77, 77, 64, {}));
+    // Head dim 32, cross-attention lengths, mask over heads and queries.
+    cases.push_back(attention_case("D32", dt, Layout::kStandard, 2, 4, 64, 96, 32, {1, 4, 64, 96}));
+    cases.push_back(attention_case("D32_bshd", dt, Layout::kBshd, 2, 4, 50, 40, 32, {2, 1, 50, 40}));
+  }
+  // Float32: the CUDA-core kernel only (strided layouts included).
+  cases.push_back(attention_case("Bert_bshd_mask", DataType::kFloat32, Layout::kBshd, 2, 12, 128, 128, 64, {2, 1, 1, 128}));
+  cases.push_back(attention_case("Vit_k", DataType::kFloat32, Layout::kKNotTransposed, 1, 3, 197, 197, 64, {}));
+  return cases;
+}
+
+class AttentionGpu : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(AttentionGpu, MatchesCpuReference) { run_case(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Sdpa, AttentionGpu, ::testing::ValuesIn(sdpa_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+// cuda.cudnn.sdpa is preferred over cuda.attention whenever it applies, and cuDNN itself builds
+// the plan for the main shapes, for each parameter set ("no-fallback": no silent use of the
+// CUDA-core kernel). Masks broadcast over the queries get two parameter sets: "" (stride-0
+// broadcast, the default) and "dense-mask"; run_case checks the numbers of both.
+TEST(CudnnSdpa, PreferredAndCudnnBuildsThePlan) {
+  for (const OpCase& c : sdpa_cases()) {
+    SCOPED_TRACE(c.name);
+    auto graph = build_graph(c);
+    const ir::Node& node = *graph->nodes()[0];
+    auto candidates = runtime::TacticRegistry::global().candidates(runtime::Backend::kCuda, node);
+    ASSERT_FALSE(candidates.empty());
+    bool half = c.inputs[0].first != DataType::kFloat32;
+    if (!half) {
+      EXPECT_EQ(candidates[0]->id(), "cuda.attention");
+      continue;
+    }
+    ASSERT_GE(candidates.size(), 2u);
+    EXPECT_EQ(candidates[0]->id(), "cuda.cudnn.sdpa");
+    EXPECT_EQ(candidates[1]->id(), "cuda.attention");
+    for (const std::string& params : candidates[0]->candidate_params(node)) {
+      std::string strict = params.empty() ? "no-fallback" : params + ",no-fallback";
+      auto kernel = candidates[0]->create(runtime::KernelSpec{&node, strict});
+      EXPECT_TRUE(kernel.is_ok()) << "params '" << strict << "': " << kernel.status().to_string();
+    }
+  }
+}
+
+// cuda.movement's Transpose/Slice/Expand paths (movement_tactic.cu): coalesced dims, 16/8/4-byte
+// vector copies, 32x32 shared-memory tiles; the head-split/merge transposes around attention.
+std::vector<OpCase> movement_cases() {
+  std::vector<OpCase> cases;
+  auto transpose = [&](const std::string& name, DataType dt, std::vector<int64_t> dims, std::vector<int64_t> perm) {
+    OpCase c;
+    c.name = "Transpose_" + name;
+    c.op_type = "Transpose";
+    c.inputs = {{dt, dims}};
+    c.tolerance = 0;
+    c.set_attrs = [perm](ir::Node& n) { n.attrs().set("perm", perm); };
+    cases.push_back(c);
+  };
+  transpose("head_split_f16", DataType::kFloat16, {4, 128, 12, 64}, {0, 2, 1, 3});   // vec16
+  transpose("head_merge_f32", DataType::kFloat32, {4, 12, 197, 64}, {0, 2, 1, 3});   // vec16
+  transpose("key_f16", DataType::kFloat16, {2, 12, 197, 64}, {0, 1, 3, 2});          // tiled
+  transpose("qkv5d_f16", DataType::kFloat16, {2, 197, 3, 12, 64}, {2, 0, 3, 1, 4});  // vec16, rank 5
+  transpose("2d_odd_f32", DataType::kFloat32, {33, 70}, {1, 0});                     // tiled, partial tiles
+  transpose("2d_u8", DataType::kUInt8, {100, 67}, {1, 0});                           // tiled, 1-byte
+  transpose("2d_i64", DataType::kInt64, {45, 40}, {1, 0});                           // tiled, 8-byte
+  transpose("d12_f16", DataType::kFloat16, {2, 3, 4, 12}, {0, 2, 1, 3});             // vec8
+  transpose("d6_f16", DataType::kFloat16, {2, 3, 4, 6}, {0, 2, 1, 3});               // vec4
+  transpose("odd_f16", DataType::kFloat16, {3, 5, 7, 9}, {3, 1, 0, 2});              // plain
+  transpose("ones_f32", DataType::kFloat32, {1, 40, 1, 36}, {3, 1, 2, 0});           // size-1 dims dropped
+  transpose("default_perm_f16", DataType::kFloat16, {16, 24, 40}, {2, 1, 0});        // tiled
+  OpCase expand;
+  expand.name = "Expand_f16";
+  expand.op_type = "Expand";
+  expand.inputs = {{DataType::kFloat16, {4, 1, 64}}};
+  Tensor shape(DataType::kInt64, {3});
+  shape.data<int64_t>()[0] = 4;
+  shape.data<int64_t>()[1] = 6;
+  shape.data<int64_t>()[2] = 64;
+  expand.constants[1] = shape;
+  expand.tolerance = 0;
+  expand.opset = 13;
+  cases.push_back(expand);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Movement, AttentionGpu, ::testing::ValuesIn(movement_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+// A head dim cuDNN does not take (not a multiple of 8) stays on the CUDA-core kernel.
+TEST(CudnnSdpa, DeclinesOddHeadDim) {
+  OpCase c = attention_case("D20", DataType::kFloat16, Layout::kStandard, 1, 2, 16, 16, 20, {});
+  auto graph = build_graph(c);
+  auto candidates = runtime::TacticRegistry::global().candidates(runtime::Backend::kCuda, *graph->nodes()[0]);
+  ASSERT_EQ(candidates.size(), 1u);
+  EXPECT_EQ(candidates[0]->id(), "cuda.attention");
+  run_case(c);
+}
+
+}  // namespace
+}  // namespace kiln::gpu_test
