@@ -75,8 +75,9 @@ int inspect_engine(const std::string& path, bool dot) {
   }
   std::printf("engine %s (loaded in %.2f ms)\n", path.c_str(), ms_since(start));
   std::printf("  built by kiln %s for %s", d.builder_version.c_str(), d.target.backend.c_str());
-  if (!d.target.device_name.empty())
-    std::printf(" (%s, sm_%d%d, CUDA %s, cuDNN %s, cuBLAS %s)", d.target.device_name.c_str(), d.target.compute_major,
+  if (d.target.backend != "cpu")
+    std::printf(" (%s, sm_%d%d, CUDA %s, cuDNN %s, cuBLAS %s)",
+                d.target.device_name.empty() ? "any GPU" : d.target.device_name.c_str(), d.target.compute_major,
                 d.target.compute_minor, d.target.cuda_version.c_str(), d.target.cudnn_version.c_str(),
                 d.target.cublas_version.c_str());
   std::printf("\n  config: fp16=%d bf16=%d tf32=%d workspace=%lld MiB", d.config.fp16, d.config.bf16, d.config.tf32,
