@@ -187,6 +187,25 @@ int compare(const CompareOptions& o) {
     std::printf("  %-28s %-22s %12.4g %12.4g  %s\n", bindings[i].name.c_str(), got.value()[i].describe().c_str(),
                 c.max_abs_error, c.max_rel_error, c.ok ? "PASS" : "FAIL");
     if (!c.ok && !c.message.empty()) std::printf("    %s\n", c.message.c_str());
+    // Classifier logits ([N, C] floats): do the engine and the reference pick the same class?
+    const RuntimeValue& rv = ref.value()[r];
+    const Tensor& gt = got.value()[i];
+    if (rv.is_tensor() && is_float(gt.dtype()) && gt.rank() == 2 && gt.dim(1) > 1 && rv.tensor().dims() == gt.dims()) {
+      auto a = rv.tensor().to_f64(), b = gt.to_f64();
+      const int64_t rows = gt.dim(0), cols = gt.dim(1);
+      int64_t agree = 0;
+      for (int64_t row = 0; row < rows; ++row) {
+        auto arg = [&](const std::vector<double>& v) {
+          int64_t best = 0;
+          for (int64_t k = 1; k < cols; ++k)
+            if (v[static_cast<size_t>(row * cols + k)] > v[static_cast<size_t>(row * cols + best)]) best = k;
+          return best;
+        };
+        agree += arg(a) == arg(b);
+      }
+      std::printf("  %-28s top-1 agreement %lld/%lld\n", bindings[i].name.c_str(), static_cast<long long>(agree),
+                  static_cast<long long>(rows));
+    }
   }
   if (bindings.size() != ref_outputs.size()) {
     std::printf("  the model has %zu outputs, the engine %zu  FAIL\n", ref_outputs.size(), bindings.size());
