@@ -65,6 +65,23 @@ save("block", [h.make_node("Gather", ["emb", "ids"], ["e"]),
      [f32("emb", (50, 16)), f32("g", (16,)), f32("b", (16,)), f32("wq", (16, 16)), i64("s4", [2, 8, 2, 8]),
       i64("s3", [2, 8, 16]), i64("st", [8]), i64("en", [24]), i64("ax", [2]), i64("eshape", [3, 2, 8])], opset=20)
 
+# The families added for coverage: reductions, arg max, pad, resize, split, where.
+save("coverage", [h.make_node("Pad", ["x", "pads"], ["p"], mode="reflect"),
+                  h.make_node("Resize", ["p", "", "scales"], ["r"], mode="linear"),
+                  h.make_node("Resize", ["p", "", "", "sizes"], ["rn"], mode="nearest",
+                              coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+                  h.make_node("ReduceMax", ["rn", "axes1"], ["mx"], keepdims=0),
+                  h.make_node("ReduceLogSumExp", ["r", "axes1"], ["lse"], keepdims=1),
+                  h.make_node("ArgMax", ["r"], ["am"], axis=1, keepdims=0),
+                  h.make_node("Split", ["r", "split"], ["s0", "s1"], axis=1),
+                  h.make_node("Greater", ["s0", "s1"], ["gt"]),
+                  h.make_node("Where", ["gt", "s0", "s1"], ["w"]),
+                  h.make_node("ReduceMean", ["s0", "axes23"], ["m"], keepdims=1),
+                  h.make_node("Add", ["w", "m"], ["y"])],
+     [("x", F, [2, 4, 8, 8])], [("y", F, [2, 2, 20, 20]), ("mx", F, [2, 5, 7]), ("lse", F, [2, 1, 20, 20]), ("am", T.INT64, [2, 20, 20])],
+     [i64("pads", [0, 0, 1, 1, 0, 0, 1, 1]), nh.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales"),
+      i64("sizes", [2, 4, 5, 7]), i64("axes23", [2, 3]), i64("axes1", [1]), i64("split", [2, 2])], opset=18)
+
 # An op with no CUDA kernel: the build must fail naming it.
 save("unsupported_cumsum", [h.make_node("Relu", ["x"], ["r"]),
                             h.make_node("CumSum", ["r", "axis"], ["y"], name="the_cumsum")],
