@@ -81,7 +81,9 @@ std::string target_mismatch(const runtime::TargetInfo& built, const runtime::Tar
   };
   cmp("backend", built.backend, running.backend);
   if (!diff.empty()) return diff;
-  cmp("GPU", built.device_name, running.device_name);
+  // An engine built for an architecture without a GPU (kiln build --target-arch) names no GPU:
+  // any GPU of that compute capability with the same library versions runs it.
+  if (!built.device_name.empty()) cmp("GPU", built.device_name, running.device_name);
   if (built.compute_major != running.compute_major || built.compute_minor != running.compute_minor)
     cmp("compute capability", std::to_string(built.compute_major) + "." + std::to_string(built.compute_minor),
         std::to_string(running.compute_major) + "." + std::to_string(running.compute_minor));

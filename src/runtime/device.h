@@ -83,6 +83,22 @@ Result<std::shared_ptr<Device>> make_device(Backend backend);
 using DeviceFactory = Result<std::shared_ptr<Device>> (*)();
 void register_device_factory(Backend backend, DeviceFactory factory);
 
+// Building without the device (kiln build --backend cuda --target-arch sm_90): the backend
+// describes a target from an architecture name and the library versions it was compiled
+// against; the engine records it, and loading still compares it with the running device.
+// kUnsupported when the backend is not linked in or does not know `arch`.
+using TargetFactory = Result<TargetInfo> (*)(const std::string& arch);
+inline TargetFactory& target_factory_slot(Backend b) {
+  static TargetFactory slots[2] = {nullptr, nullptr};
+  return slots[static_cast<int>(b) & 1];
+}
+inline void register_target_factory(Backend backend, TargetFactory factory) { target_factory_slot(backend) = factory; }
+inline Result<TargetInfo> target_for_arch(Backend backend, const std::string& arch) {
+  if (TargetFactory f = target_factory_slot(backend)) return f(arch);
+  return Status(StatusCode::kUnsupported, std::string("backend '") + backend_name(backend) +
+                                              "' is not available in this build (cannot build for " + arch + ")");
+}
+
 // Device memory that frees itself; move-only.
 class DeviceBuffer {
  public:

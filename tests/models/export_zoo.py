@@ -214,9 +214,12 @@ def export(name, out_dir):
     randomize_batchnorm(model)
     args = inputs()
     path = os.path.join(out_dir, name + ".onnx")
+    kwargs = dict(opset_version=OPSET, input_names=in_names, output_names=out_names, do_constant_folding=True)
     with torch.no_grad():
-        torch.onnx.export(model, args, path, opset_version=OPSET, input_names=in_names, output_names=out_names,
-                          do_constant_folding=True)
+        try:  # torch >= 2.9 exports through dynamo by default; keep the TorchScript exporter
+            torch.onnx.export(model, args, path, dynamo=False, **kwargs)
+        except TypeError:  # older torch without the dynamo switch
+            torch.onnx.export(model, args, path, **kwargs)
     return path
 
 

@@ -12,6 +12,7 @@ namespace {
 
 struct BuildOptions {
   std::string model, output, backend = "cpu";
+  std::string target_arch;  // build for this GPU architecture without a GPU (sm_90)
   bool fp16 = false, bf16 = false, tf32 = false, verbose = false;
   int64_t workspace_mib = 1024;
   std::vector<std::string> disabled_passes;
@@ -52,14 +53,30 @@ int build(const BuildOptions& o) {
   auto model = importer::import_model_file(o.model);
   if (!model.is_ok()) return report(model.status());
   if (o.verbose) std::fprintf(stderr, "[build] imported %s in %.1f ms\n", o.model.c_str(), ms_since(t0));
-  auto engine = runtime::Builder::build(model.value(), config);
-  if (!engine.is_ok()) return report(engine.status());
+  // With --target-arch: lower and plan for the named architecture without touching a device
+  // (no kernels are created: that happens when the engine is loaded on the GPU).
+  std::shared_ptr<runtime::Engine> engine;
+  plan::EngineDesc offline;
+  if (!o.target_arch.empty()) {
+    if (config.backend == runtime::Backend::kCpu)
+      return report(invalid_argument("--target-arch is for GPU backends (--backend cuda)"));
+    auto target = runtime::target_for_arch(config.backend, o.target_arch);
+    if (!target.is_ok()) return report(target.status());
+    auto desc = runtime::Builder::build_desc(model.value(), config, target.value());
+    if (!desc.is_ok()) return report(desc.status());
+    offline = std::move(desc).value();
+  } else {
+    auto built = runtime::Builder::build(model.value(), config);
+    if (!built.is_ok()) return report(built.status());
+    engine = built.value();
+  }
   auto t1 = std::chrono::steady_clock::now();
-  Status st = engine.value()->save(o.output);
+  Status st = engine ? engine->save(o.output) : plan::write_engine_file(offline, o.output);
   if (!st.is_ok()) return report(st);
-  const auto& d = engine.value()->desc();
+  const auto& d = engine ? engine->desc() : offline;
+  std::string where = o.backend + (o.target_arch.empty() ? "" : ", " + o.target_arch + " without a GPU");
   std::printf("built %s -> %s (%s): %lld nodes -> %zu layers, weights %.2f MiB, arena %.2f MiB (naive %.2f MiB), %.1f ms\n",
-              o.model.c_str(), o.output.c_str(), o.backend.c_str(), static_cast<long long>(d.source_node_count),
+              o.model.c_str(), o.output.c_str(), where.c_str(), static_cast<long long>(d.source_node_count),
               d.layers.size(), d.weights.bytes / 1048576.0, d.memory.arena_bytes / 1048576.0,
               d.memory.naive_bytes / 1048576.0, ms_since(t0));
   if (o.verbose) std::fprintf(stderr, "[build] wrote the engine in %.1f ms\n", ms_since(t1));
@@ -74,6 +91,9 @@ void add_build_command(CLI::App& app, int& exit_code) {
   cmd->add_option("model", o->model, "model.onnx")->required();
   cmd->add_option("-o,--output", o->output, "engine file to write (model.kiln)")->required();
   cmd->add_option("--backend", o->backend, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--target-arch", o->target_arch,
+                  "build for this GPU architecture (e.g. sm_90) without a GPU; the engine loads on a GPU of that "
+                  "architecture with the same CUDA/cuDNN/cuBLAS versions");
   cmd->add_flag("--fp16", o->fp16, "allow float16 kernels");
   cmd->add_flag("--bf16", o->bf16, "allow bfloat16 kernels");
   cmd->add_flag("--tf32", o->tf32, "allow TF32 math for float32 (CUDA)");

@@ -75,8 +75,9 @@ int inspect_engine(const std::string& path, bool dot) {
   }
   std::printf("engine %s (loaded in %.2f ms)\n", path.c_str(), ms_since(start));
   std::printf("  built by kiln %s for %s", d.builder_version.c_str(), d.target.backend.c_str());
-  if (!d.target.device_name.empty())
-    std::printf(" (%s, sm_%d%d, CUDA %s, cuDNN %s, cuBLAS %s)", d.target.device_name.c_str(), d.target.compute_major,
+  if (d.target.backend != "cpu")
+    std::printf(" (%s, sm_%d%d, CUDA %s, cuDNN %s, cuBLAS %s)",
+                d.target.device_name.empty() ? "any GPU" : d.target.device_name.c_str(), d.target.compute_major,
                 d.target.compute_minor, d.target.cuda_version.c_str(), d.target.cudnn_version.c_str(),
                 d.target.cublas_version.c_str());
   std::printf("\n  config: fp16=%d bf16=%d tf32=%d workspace=%lld MiB", d.config.fp16, d.config.bf16, d.config.tf32,
@@ -186,6 +187,25 @@ int compare(const CompareOptions& o) {
     std::printf("  %-28s %-22s %12.4g %12.4g  %s\n", bindings[i].name.c_str(), got.value()[i].describe().c_str(),
                 c.max_abs_error, c.max_rel_error, c.ok ? "PASS" : "FAIL");
     if (!c.ok && !c.message.empty()) std::printf("    %s\n", c.message.c_str());
+    // Classifier logits ([N, C] floats): do the engine and the reference pick the same class?
+    const RuntimeValue& rv = ref.value()[r];
+    const Tensor& gt = got.value()[i];
+    if (rv.is_tensor() && is_float(gt.dtype()) && gt.rank() == 2 && gt.dim(1) > 1 && rv.tensor().dims() == gt.dims()) {
+      auto a = rv.tensor().to_f64(), b = gt.to_f64();
+      const int64_t rows = gt.dim(0), cols = gt.dim(1);
+      int64_t agree = 0;
+      for (int64_t row = 0; row < rows; ++row) {
+        auto arg = [&](const std::vector<double>& v) {
+          int64_t best = 0;
+          for (int64_t k = 1; k < cols; ++k)
+            if (v[static_cast<size_t>(row * cols + k)] > v[static_cast<size_t>(row * cols + best)]) best = k;
+          return best;
+        };
+        agree += arg(a) == arg(b);
+      }
+      std::printf("  %-28s top-1 agreement %lld/%lld\n", bindings[i].name.c_str(), static_cast<long long>(agree),
+                  static_cast<long long>(rows));
+    }
   }
   if (bindings.size() != ref_outputs.size()) {
     std::printf("  the model has %zu outputs, the engine %zu  FAIL\n", ref_outputs.size(), bindings.size());

@@ -101,8 +101,46 @@ Result<std::shared_ptr<runtime::Device>> make_cuda_device() {
   return std::shared_ptr<runtime::Device>(std::make_shared<CudaDevice>(std::move(info)));
 }
 
+std::string library_version(long v) {  // major * 10000 + minor * 100 + patch (cuDNN 9, cuBLAS)
+  return std::to_string(v / 10000) + "." + std::to_string((v / 100) % 100) + "." + std::to_string(v % 100);
+}
+
+// A target without a GPU: `arch` ("sm_90", "sm_90a", "90", "9.0") and the library versions this
+// build was compiled against. The GPU name stays empty: such an engine loads on any GPU of that
+// compute capability whose CUDA, cuDNN and cuBLAS versions match (plan::target_mismatch).
+Result<runtime::TargetInfo> offline_cuda_target(const std::string& arch) {
+  std::string a = arch;
+  if (a.rfind("sm_", 0) == 0) a = a.substr(3);
+  if (!a.empty() && (a.back() == 'a' || a.back() == 'f')) a.pop_back();
+  std::string digits;
+  for (char c : a)
+    if (c != '.') digits += c;
+  int major = 0, minor = 0;
+  bool ok = digits.size() >= 2 && digits.size() <= 3 && digits.find_first_not_of("0123456789") == std::string::npos;
+  if (ok) {
+    major = std::stoi(digits.substr(0, digits.size() - 1));
+    minor = digits.back() - '0';
+  }
+  if (!ok || (a.find('.') != std::string::npos && a.find('.') != a.size() - 2))
+    return invalid_argument("--target-arch takes a CUDA architecture such as sm_90 or 9.0, got '" + arch + "'");
+  if (major < 8)
+    return unsupported("the CUDA backend needs compute capability 8.0 or newer; --target-arch " + arch + " is " +
+                       std::to_string(major) + "." + std::to_string(minor));
+  runtime::TargetInfo t;
+  t.backend = "cuda";
+  t.compute_major = major;
+  t.compute_minor = minor;
+  t.cuda_version = version_string(CUDART_VERSION, 1000, 10, 100);
+  t.cudnn_version = library_version(CUDNN_VERSION);
+  t.cublas_version = library_version(CUBLAS_VERSION);
+  return t;
+}
+
 struct RegisterCudaDevice {
-  RegisterCudaDevice() { runtime::register_device_factory(runtime::Backend::kCuda, &make_cuda_device); }
+  RegisterCudaDevice() {
+    runtime::register_device_factory(runtime::Backend::kCuda, &make_cuda_device);
+    runtime::register_target_factory(runtime::Backend::kCuda, &offline_cuda_target);
+  }
 } register_cuda_device;
 
 }  // namespace

@@ -144,7 +144,7 @@ bool describe(const ir::Node& n, GemmShape& s) {
   if (n.domain() != "kiln" || (n.op_type() != "FusedMatMul" && n.op_type() != "FusedGemm")) return false;
   // The main product as the plain op sees it, then bias / Z / activation on top.
   bool gemm = n.op_type() == "FusedGemm";
-  if (!all_static(n) || !n.input(0) || !n.input(1)) return false;
+  if (!all_static(n) || !n.input(0) || !n.input(1) || !n.output(0)) return false;
   DataType dt = dtype_of(n.output(0));
   auto y = dims_of(n.output(0));
   ir::Graph scratch("scratch");
@@ -172,7 +172,7 @@ bool describe(const ir::Node& n, GemmShape& s) {
 }
 
 bool describe_plain(const ir::Node& n, GemmShape& s) {
-  if (!all_static(n) || !n.input(0) || !n.input(1)) return false;
+  if (!all_static(n) || !n.input(0) || !n.input(1) || n.num_outputs() < 1 || !n.output(0)) return false;
   DataType dt = dtype_of(n.output(0));
   if (!is_kernel_float(dt) || dtype_of(n.input(0)) != dt || dtype_of(n.input(1)) != dt) return false;
   auto a = dims_of(n.input(0)), b = dims_of(n.input(1));

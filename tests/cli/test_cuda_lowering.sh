@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Lowering for CUDA without a GPU (kiln build --backend cuda --target-arch sm_90): small models
+# whose every node must get a CUDA tactic, a node with no CUDA kernel must be a clean error
+# naming it, and bad --target-arch values must be refused. Runs in CI (no GPU needed).
+#   test_cuda_lowering.sh KILN PYTHON WORKDIR
+set -u
+KILN=$1; PY=$2; WORK=$3
+rm -rf "$WORK"; mkdir -p "$WORK"
+fails=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fails=$((fails+1)); }
+
+"$PY" "$(dirname "$0")/make_cuda_models.py" "$WORK" || { echo "FAIL: could not write the test models"; exit 1; }
+
+# Every layer of every model gets a cuda.* tactic.
+for model in "$WORK"/*.onnx; do
+  name=$(basename "$model" .onnx)
+  case $name in unsupported_*) continue ;; esac
+  for flags in "" "--fp16"; do
+    out=$("$KILN" build "$model" -o "$WORK/$name.kiln" --backend cuda --target-arch sm_90 $flags --verbose 2>&1); rc=$?
+    layers=$(grep -c '\[build\] layer [0-9]*:' <<<"$out")
+    cuda=$(grep -c '\[build\] layer [0-9]*: .* -> cuda\.' <<<"$out")
+    if [ $rc -ne 0 ] || [ "$layers" -eq 0 ] || [ "$layers" -ne "$cuda" ]; then
+      bad "$name $flags: exit $rc, $cuda of $layers layers on CUDA: $(grep -v '\] layer\|\] pass\|\] optim' <<<"$out" | tail -n 3)"
+    else
+      ok "$name $flags: $layers layers, all on CUDA"
+    fi
+  done
+done
+
+expect_error() {  # expect_error "description" "output fragment" cmd...
+  local what=$1 fragment=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ $rc -ne 1 ] || ! grep -qi -- "$fragment" <<<"$out" || [ "$(wc -l <<<"$out")" -gt 3 ]; then
+    bad "$what: exit $rc, output: $out"
+  else ok "$what"; fi
+}
+expect_error "a node with no CUDA kernel is named" "CumSum 'the_cumsum'.*no kernel on backend 'cuda'" \
+  "$KILN" build "$WORK/unsupported_cumsum.onnx" -o "$WORK/u.kiln" --backend cuda --target-arch sm_90
+"$KILN" build "$WORK/unsupported_cumsum.onnx" -o "$WORK/u.kiln" >/dev/null 2>&1 && ok "the CumSum model builds for the CPU" \
+  || bad "the CumSum model does not build for the CPU"
+expect_error "arch below 8.0" "compute capability 8.0 or newer" \
+  "$KILN" build "$WORK/cnn.onnx" -o "$WORK/x.kiln" --backend cuda --target-arch sm_75
+expect_error "not an arch" "--target-arch takes" "$KILN" build "$WORK/cnn.onnx" -o "$WORK/x.kiln" --backend cuda --target-arch volta
+expect_error "--target-arch for the CPU" "for GPU backends" \
+  "$KILN" build "$WORK/cnn.onnx" -o "$WORK/x.kiln" --target-arch sm_90
+
+# The engine records the target: a CUDA engine with the arch and the library versions.
+"$KILN" build "$WORK/cnn.onnx" -o "$WORK/cnn90.kiln" --backend cuda --target-arch 9.0 >/dev/null 2>&1
+if [ -s "$WORK/cnn90.kiln" ] && head -c 4 "$WORK/cnn90.kiln" | grep -q KILN; then ok "engine file written"
+else bad "no engine file for --target-arch 9.0"; fi
+
+echo "$fails failed"
+[ $fails -eq 0 ]
