@@ -10,6 +10,7 @@
 #include "passes/pass_manager.h"
 #include "passes/precision.h"
 #include "plan/memory_planner.h"
+#include "runtime/cpu_fallback.h"
 
 namespace kiln::runtime {
 namespace {
@@ -181,9 +182,20 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
       const ir::Node& node = *nodes[i];
       progress("lower", i, nodes.size());
       auto candidates = TacticRegistry::global().candidates(config.backend, node);
+      // CPU fallback (runtime/cpu_fallback.h): mark the node, then its only candidate is the fallback.
+      const bool fallback_possible = candidates.empty() && config.backend == Backend::kCuda && cpu_reference_supports(node);
+      if (fallback_possible && config.allow_cpu_fallback) {
+        mark_cpu_fallback(*nodes[i]);
+        candidates = TacticRegistry::global().candidates(config.backend, node);
+        std::string m = node.describe() + " has no CUDA kernel: it runs on the CPU reference (--allow-cpu-fallback)";
+        if (config.warn) config.warn(m);
+        else log("warning: " + m);
+        if (config.report) ++config.report->cpu_fallback_layers;
+      }
       if (candidates.empty())
         return unsupported(node.describe() + " (domain '" + node.domain() + "') has no kernel on backend '" +
-                           backend_name(config.backend) + "'" + why_unsupported(node));
+                           backend_name(config.backend) + "'" + why_unsupported(node) +
+                           (fallback_possible ? "; --allow-cpu-fallback runs it on the CPU inside the engine" : ""));
       const Tactic* chosen = nullptr;
       plan::Layer layer;
       for (const Tactic* t : candidates) {

@@ -17,6 +17,7 @@ namespace kiln::runtime {
 struct BuildReport {
   int64_t float32_layers = 0;  // layers the fp16 overflow check kept in float32
   std::string overflow_check;  // its one-line summary ("" when it did not apply)
+  int64_t cpu_fallback_layers = 0;  // CUDA layers on the CPU (allow_cpu_fallback)
 };
 
 struct BuilderConfig {
@@ -43,6 +44,9 @@ struct BuilderConfig {
   // Warnings, shown whether or not verbose; when empty they go to log.
   std::function<void(const std::string&)> warn;
   BuildReport* report = nullptr;
+  // CUDA: a node no CUDA tactic supports runs on the CPU reference kernel inside the engine
+  // (runtime/cpu_fallback.h; such engines cannot be captured into CUDA graphs).
+  bool allow_cpu_fallback = false;
 };
 
 class Builder {

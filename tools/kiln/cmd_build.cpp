@@ -18,7 +18,7 @@ struct BuildOptions {
   int64_t workspace_mib = 1024;
   std::vector<std::string> disabled_passes;
   std::vector<std::string> shapes;  // NAME=DIM
-  bool no_overflow_check = false;
+  bool no_overflow_check = false, allow_cpu_fallback = false;
   std::vector<std::string> sample_inputs;  // NAME=FILE.npy or a folder of NAME.npy
 };
 
@@ -79,6 +79,7 @@ int build(const BuildOptions& o) {
   config.log = [](const std::string& m) { std::fprintf(stderr, "[build] %s\n", m.c_str()); };
   config.warn = [](const std::string& m) { std::fprintf(stderr, "[build] warning: %s\n", m.c_str()); };
   config.overflow_check = !o.no_overflow_check;
+  config.allow_cpu_fallback = o.allow_cpu_fallback;
   runtime::BuildReport build_report;
   config.report = &build_report;
   const bool tty = isatty(STDERR_FILENO);
@@ -106,6 +107,9 @@ int build(const BuildOptions& o) {
               o.model.c_str(), o.output.c_str(), o.backend.c_str(), static_cast<long long>(d.source_node_count),
               d.layers.size(), d.weights.bytes / 1048576.0, d.memory.arena_bytes / 1048576.0,
               d.memory.naive_bytes / 1048576.0, ms_since(t0));
+  if (build_report.cpu_fallback_layers)
+    std::printf("%lld layers run on the CPU (--allow-cpu-fallback): no CUDA-graph capture for this engine\n",
+                static_cast<long long>(build_report.cpu_fallback_layers));
   if (!build_report.overflow_check.empty())
     std::printf("%s\n", build_report.overflow_check.c_str());
   if (o.verbose) std::fprintf(stderr, "[build] wrote the engine in %.1f ms\n", ms_since(t1));
@@ -131,6 +135,8 @@ void add_build_command(CLI::App& app, int& exit_code) {
                 "--fp16: skip the check that keeps layers whose values exceed float16's range in float32");
   cmd->add_option("--sample-input", o->sample_inputs,
                   "--fp16 overflow check input, NAME=FILE.npy or a folder of NAME.npy (repeatable); default random");
+  cmd->add_flag("--allow-cpu-fallback", o->allow_cpu_fallback,
+                "CUDA: run nodes no CUDA kernel supports on the CPU reference inside the engine (slow; no CUDA graphs)");
   cmd->add_flag("-v,--verbose", o->verbose, "print each phase, the chosen kernels and the memory plan");
   cmd->callback([o, &exit_code] { exit_code = build(*o); });
 }
