@@ -250,10 +250,18 @@ OverflowCheckResult check_fp16_overflow(const ir::Graph& g, const ir::Graph* pro
   }
   size_t unmatched = 0;
   auto hot = out_of_range_nodes(g, scan.value(), o.threshold, &unmatched);
-  for (const auto& h : hot) {
-    result.keep.insert(h.node);
-    if (o.warn) o.warn(h.message);
+  // One warning per layer up to a point; the rest go to the log (kiln build -v).
+  constexpr size_t kMaxWarnings = 10;
+  for (size_t i = 0; i < hot.size(); ++i) {
+    result.keep.insert(hot[i].node);
+    if (i < kMaxWarnings) {
+      if (o.warn) o.warn(hot[i].message);
+    } else {
+      log(hot[i].message);
+    }
   }
+  if (hot.size() > kMaxWarnings && o.warn)
+    o.warn(std::to_string(hot.size() - kMaxWarnings) + " more layers keep float32 for the same reason (--verbose lists them)");
   result.ran = true;
   const RangeScan& s = scan.value();
   result.summary = "fp16 overflow check: " + std::to_string(s.nodes_run) + "/" + std::to_string(s.nodes_total) +
