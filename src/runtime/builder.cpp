@@ -115,6 +115,24 @@ std::set<const ir::Node*> fp16_overflow_check(const ir::Graph& g, std::unique_pt
   return std::move(r.keep);
 }
 
+// ---- CPU fallback (runtime/cpu_fallback.h) -----------------------------------------------
+Status mark_cpu_fallback_nodes(ir::Graph& g, const BuilderConfig& config,
+                               const std::function<void(const std::string&)>& log) {
+  for (const auto& n : g.nodes()) {
+    if (!TacticRegistry::global().candidates(config.backend, *n).empty()) continue;
+    if (!cpu_reference_supports(*n)) break;  // the lowering loop reports it
+    if (!config.allow_cpu_fallback)
+      return unsupported(n->describe() + " (domain '" + n->domain() + "') has no kernel on backend '" +
+                         backend_name(config.backend) + "'; --allow-cpu-fallback runs it on the CPU inside the engine");
+    mark_cpu_fallback(*n);
+    std::string m = n->describe() + " has no CUDA kernel: it runs on the CPU reference (--allow-cpu-fallback)";
+    if (config.warn) config.warn(m);
+    else log("warning: " + m);
+    if (config.report) ++config.report->cpu_fallback_layers;
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConfig& config, const TargetInfo& target) {
@@ -176,26 +194,20 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
       progress("layout", 1, 1);
     }
 
+    // CPU fallback (runtime/cpu_fallback.h): nodes without a CUDA kernel that the CPU reference
+    // runs are marked for the fallback tactic, or named with a hint when it is not allowed.
+    if (config.backend == Backend::kCuda)
+      KILN_RETURN_IF_ERROR(mark_cpu_fallback_nodes(g, config, log));
+
     const size_t limit = config.workspace_mib > 0 ? static_cast<size_t>(config.workspace_mib) << 20 : SIZE_MAX;
     const auto& nodes = g.nodes();
     for (size_t i = 0; i < nodes.size(); ++i) {
       const ir::Node& node = *nodes[i];
       progress("lower", i, nodes.size());
       auto candidates = TacticRegistry::global().candidates(config.backend, node);
-      // CPU fallback (runtime/cpu_fallback.h): mark the node, then its only candidate is the fallback.
-      const bool fallback_possible = candidates.empty() && config.backend == Backend::kCuda && cpu_reference_supports(node);
-      if (fallback_possible && config.allow_cpu_fallback) {
-        mark_cpu_fallback(*nodes[i]);
-        candidates = TacticRegistry::global().candidates(config.backend, node);
-        std::string m = node.describe() + " has no CUDA kernel: it runs on the CPU reference (--allow-cpu-fallback)";
-        if (config.warn) config.warn(m);
-        else log("warning: " + m);
-        if (config.report) ++config.report->cpu_fallback_layers;
-      }
       if (candidates.empty())
         return unsupported(node.describe() + " (domain '" + node.domain() + "') has no kernel on backend '" +
-                           backend_name(config.backend) + "'" + why_unsupported(node) +
-                           (fallback_possible ? "; --allow-cpu-fallback runs it on the CPU inside the engine" : ""));
+                           backend_name(config.backend) + "'" + why_unsupported(node));
       const Tactic* chosen = nullptr;
       plan::Layer layer;
       for (const Tactic* t : candidates) {

@@ -131,13 +131,13 @@ void add_build_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--shape", o->shapes, "value of a symbolic input dim, NAME=DIM (repeatable), e.g. batch=32");
   cmd->add_option("--disable-pass", o->disabled_passes, "skip an optimization pass by name (repeatable)");
+  cmd->add_flag("-v,--verbose", o->verbose, "print each phase, the chosen kernels and the memory plan");
   cmd->add_flag("--no-overflow-check", o->no_overflow_check,
                 "--fp16: skip the check that keeps layers whose values exceed float16's range in float32");
   cmd->add_option("--sample-input", o->sample_inputs,
                   "--fp16 overflow check input, NAME=FILE.npy or a folder of NAME.npy (repeatable); default random");
   cmd->add_flag("--allow-cpu-fallback", o->allow_cpu_fallback,
                 "CUDA: run nodes no CUDA kernel supports on the CPU reference inside the engine (slow; no CUDA graphs)");
-  cmd->add_flag("-v,--verbose", o->verbose, "print each phase, the chosen kernels and the memory plan");
   cmd->callback([o, &exit_code] { exit_code = build(*o); });
 }
 
