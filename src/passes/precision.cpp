@@ -1,5 +1,6 @@
 #include "passes/precision.h"
 
+#include <map>
 #include <set>
 
 #include "ops/shape_inference.h"
@@ -26,13 +27,15 @@ Tensor convert(const Tensor& t, DataType target) {
 
 }  // namespace
 
-Status lower_precision(ir::Graph& g, DataType target, const std::function<void(const std::string&)>& log) {
+Status lower_precision(ir::Graph& g, DataType target, const std::function<void(const std::string&)>& log,
+                       const std::set<const ir::Node*>& float32_nodes) {
   if (target != DataType::kFloat16 && target != DataType::kBFloat16)
     return invalid_argument("precision lowering targets float16 or bfloat16");
   if (!g.subgraphs().empty()) return unsupported("--fp16/--bf16 are not supported yet for models with subgraphs (If/Loop/Scan)");
   auto is_f32 = [](const ir::Value* v) {
     return v && v->type().kind == ir::ValueKind::kTensor && v->type().dtype == DataType::kFloat32;
   };
+  auto kept = [&](const ir::Node* n) { return n && float32_nodes.count(n) != 0; };
   // Values that must stay float32: fixed-float inputs and what they are computed from is rare
   // after constant folding; keep the direct ones.
   std::set<const ir::Value*> keep;
@@ -40,41 +43,82 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
     for (size_t i = 0; i < n->num_inputs(); ++i)
       if (fixed_float_input(*n, i) && n->input(i)) keep.insert(n->input(i));
 
+  // Float32 islands: outputs of kept nodes stay float32, and so do constants only kept nodes
+  // read; a constant that kept and lowered nodes share is split (kept nodes get a float32 copy).
+  std::set<const ir::Value*> orig_f32, island;
+  std::set<const ir::Node*> added;  // Casts inserted here
+  for (const auto& v : g.values())
+    if (is_f32(v.get())) orig_f32.insert(v.get());
+  if (!float32_nodes.empty()) {
+    std::vector<ir::Value*> constants;
+    for (const auto& v : g.values())
+      if (is_f32(v.get()) && v->is_constant()) constants.push_back(v.get());
+    for (ir::Value* c : constants) {
+      std::vector<ir::Node*> users = g.consumers(c);
+      size_t n_kept = 0;
+      for (ir::Node* u : users) n_kept += kept(u);
+      if (n_kept == 0) continue;
+      if (n_kept == users.size()) {
+        island.insert(c);
+        continue;
+      }
+      ir::Value* copy = g.add_value(g.unique_name(c->name() + "_float32"), c->type());
+      copy->set_constant(c->constant_ptr());
+      for (ir::Node* u : users)
+        if (kept(u))
+          for (size_t i = 0; i < u->num_inputs(); ++i)
+            if (u->input(i) == c) u->set_input(i, copy);
+      island.insert(copy);
+      orig_f32.insert(copy);
+    }
+    for (const ir::Node* n : float32_nodes)
+      for (const ir::Value* v : n->outputs())
+        if (is_f32(v)) island.insert(v);
+  }
+
   int converted_weights = 0, converted_values = 0;
-  // Graph inputs: Cast to the target right after entry.
+  // Graph inputs: Cast to the target right after entry (kept nodes read the float32 input).
   std::vector<ir::Value*> inputs = g.inputs();
   for (ir::Value* in : inputs) {
     if (!is_f32(in) || keep.count(in)) continue;
+    std::vector<ir::Node*> users = g.consumers(in);
+    size_t n_kept = 0;
+    for (ir::Node* u : users) n_kept += kept(u);
+    if (n_kept > 0 && n_kept == users.size()) continue;
     ir::Value* low = g.add_value(g.unique_name(in->name() + "_" + std::string(dtype_name(target))),
                                  ir::ValueType::tensor(target, in->type().shape));
-    std::vector<ir::Node*> users = g.consumers(in);
     for (ir::Node* u : users)
-      for (size_t i = 0; i < u->num_inputs(); ++i)
-        if (u->input(i) == in && !fixed_float_input(*u, i)) u->set_input(i, low);
+      if (!kept(u))
+        for (size_t i = 0; i < u->num_inputs(); ++i)
+          if (u->input(i) == in && !fixed_float_input(*u, i)) u->set_input(i, low);
     ir::Node* cast = g.add_node("Cast", {in}, {low}, g.unique_name("precision_cast_" + in->name()));
     cast->attrs().set("to", static_cast<int64_t>(target));
+    added.insert(cast);
   }
-  // Graph outputs: the producer writes the target type, a Cast restores float32.
+  // Graph outputs: the producer writes the target type, a Cast restores float32 (unless the
+  // producer is kept in float32: then it writes the output directly).
   for (size_t k = 0; k < g.outputs().size(); ++k) {
     ir::Value* out = g.outputs()[k];
-    if (!is_f32(out) || !out->producer()) continue;
+    if (!is_f32(out) || !out->producer() || kept(out->producer())) continue;
     ir::Node* producer = out->producer();
     ir::Value* low = g.add_value(g.unique_name(out->name() + "_" + std::string(dtype_name(target))),
                                  ir::ValueType::tensor(target, out->type().shape));
-    // The producer writes `low` instead; a Cast turns low into out.
+    // The producer writes `low` instead; a Cast turns low into out, which kept nodes read.
     std::vector<ir::Node*> users = g.consumers(out);
     for (ir::Node* u : users)
-      for (size_t i = 0; i < u->num_inputs(); ++i)
-        if (u->input(i) == out) u->set_input(i, low);
+      if (!kept(u))
+        for (size_t i = 0; i < u->num_inputs(); ++i)
+          if (u->input(i) == out) u->set_input(i, low);
     for (size_t o = 0; o < producer->num_outputs(); ++o)
       if (producer->output(o) == out) g.set_node_output(producer, o, low);
     ir::Node* cast = g.add_node("Cast", {low}, {out}, g.unique_name("precision_cast_" + out->name()));
     cast->attrs().set("to", static_cast<int64_t>(DataType::kFloat32));
+    added.insert(cast);
   }
   // Everything else in between.
   for (const auto& v : g.values()) {
     ir::Value* value = v.get();
-    if (!is_f32(value) || keep.count(value)) continue;
+    if (!is_f32(value) || keep.count(value) || island.count(value)) continue;
     bool boundary = false;
     for (ir::Value* in : g.inputs()) boundary |= in == value;
     for (ir::Value* out : g.outputs()) boundary |= out == value;
@@ -87,6 +131,7 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
     ++converted_values;
   }
   for (const auto& n : g.nodes()) {
+    if (added.count(n.get())) continue;
     if (n->domain().empty() && (n->op_type() == "Cast") && n->attrs().get_int("to", 0) == 1 &&
         !(n->num_outputs() == 1 && n->output(0) && is_f32(n->output(0))))
       n->attrs().set("to", static_cast<int64_t>(target));
@@ -96,11 +141,42 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
       if (t.dtype() == DataType::kFloat32) n->attrs().set("value", convert(t, target));
     }
   }
+  // Island borders: kept nodes read lowered values through a Cast to float32, other nodes read
+  // island values through a Cast to the target.
+  int border_casts = 0;
+  if (!float32_nodes.empty()) {
+    std::map<const ir::Value*, ir::Value*> up, down;
+    auto cast_of = [&](ir::Value* v, DataType to, std::map<const ir::Value*, ir::Value*>& cache) {
+      auto it = cache.find(v);
+      if (it != cache.end()) return it->second;
+      ir::Value* c = g.add_value(g.unique_name(v->name() + "_" + std::string(dtype_name(to))),
+                                 ir::ValueType::tensor(to, v->type().shape));
+      ir::Node* cast = g.add_node("Cast", {v}, {c}, g.unique_name("precision_cast_" + v->name()));
+      cast->attrs().set("to", static_cast<int64_t>(to));
+      added.insert(cast);
+      ++border_casts;
+      return cache[v] = c;
+    };
+    for (ir::Node* n : g.node_list()) {
+      if (added.count(n)) continue;
+      for (size_t i = 0; i < n->num_inputs(); ++i) {
+        ir::Value* v = n->input(i);
+        if (!v || !orig_f32.count(v) || keep.count(v)) continue;
+        if (kept(n) && v->type().dtype == target) n->set_input(i, cast_of(v, DataType::kFloat32, up));
+        else if (!kept(n) && island.count(v) && !fixed_float_input(*n, i)) n->set_input(i, cast_of(v, target, down));
+      }
+    }
+  }
   KILN_RETURN_IF_ERROR(g.topological_sort());
   KILN_RETURN_IF_ERROR(ops::infer_shapes(g).with_context("after precision lowering"));
-  if (log)
-    log("precision: " + std::to_string(converted_values) + " values (" + std::to_string(converted_weights) +
-        " weights) to " + std::string(dtype_name(target)));
+  if (log) {
+    std::string m = "precision: " + std::to_string(converted_values) + " values (" + std::to_string(converted_weights) +
+                    " weights) to " + std::string(dtype_name(target));
+    if (!float32_nodes.empty())
+      m += "; " + std::to_string(float32_nodes.size()) + " layers stay float32 (" + std::to_string(border_casts) +
+           " Casts at their borders)";
+    log(m);
+  }
   return Status::ok();
 }
 

@@ -6,9 +6,11 @@
 
 #include "ops/shape_inference.h"
 #include "passes/channels_last.h"
+#include "passes/fp16_overflow.h"
 #include "passes/pass_manager.h"
 #include "passes/precision.h"
 #include "plan/memory_planner.h"
+#include "runtime/cpu_fallback.h"
 
 namespace kiln::runtime {
 namespace {
@@ -72,6 +74,65 @@ Status bind_symbolic_dims(ir::Graph& g, const std::map<std::string, int64_t>& di
   return ops::infer_shapes(g);
 }
 
+// ---- FP16 overflow check (passes/fp16_overflow.h) ----------------------------------------
+// The reduced-size probe: `unbound` (a copy made before --shape binding) with every --shape dim
+// bound to 1, optimized like the real graph. nullptr (and a log line) when that fails.
+std::unique_ptr<ir::Graph> overflow_probe(std::unique_ptr<ir::Graph> unbound, const BuilderConfig& config,
+                                          const std::function<void(const std::string&)>& log) {
+  std::map<std::string, int64_t> ones;
+  for (const auto& [name, value] : config.dims) ones[name] = 1;
+  passes::PassOptions popts;
+  popts.disabled = config.disabled_passes;
+  Status st = bind_symbolic_dims(*unbound, ones);
+  if (st.is_ok()) st = passes::optimize(*unbound, popts);
+  if (st.is_ok()) st = unbound->topological_sort();
+  if (st.is_ok()) return unbound;
+  log("fp16 overflow check: the model does not optimize with its --shape dims at 1 (" + st.message() +
+      "); checking at the full dims");
+  return nullptr;
+}
+
+std::set<const ir::Node*> fp16_overflow_check(const ir::Graph& g, std::unique_ptr<ir::Graph> unbound,
+                                              const BuilderConfig& config,
+                                              const std::function<void(const std::string&)>& log) {
+  passes::OverflowCheckOptions o;
+  o.sample_inputs = config.sample_inputs;
+  o.time_budget_s = config.overflow_check_budget_s;
+  o.max_gflop = config.overflow_check_max_gflop;
+  o.log = log;
+  o.warn = [&config](const std::string& m) {
+    if (config.warn) config.warn(m);
+    else if (config.log) config.log("warning: " + m);
+  };
+  // The real graph when it is cheap enough, else the probe.
+  std::unique_ptr<ir::Graph> probe;
+  if (unbound && passes::estimate_gflop(g) > o.max_gflop) probe = overflow_probe(std::move(unbound), config, log);
+  passes::OverflowCheckResult r = passes::check_fp16_overflow(g, probe.get(), o);
+  if (config.report) {
+    config.report->float32_layers = static_cast<int64_t>(r.keep.size());
+    config.report->overflow_check = r.summary;
+  }
+  return std::move(r.keep);
+}
+
+// ---- CPU fallback (runtime/cpu_fallback.h) -----------------------------------------------
+Status mark_cpu_fallback_nodes(ir::Graph& g, const BuilderConfig& config,
+                               const std::function<void(const std::string&)>& log) {
+  for (const auto& n : g.nodes()) {
+    if (!TacticRegistry::global().candidates(config.backend, *n).empty()) continue;
+    if (!cpu_reference_supports(*n)) break;  // the lowering loop reports it
+    if (!config.allow_cpu_fallback)
+      return unsupported(n->describe() + " (domain '" + n->domain() + "') has no kernel on backend '" +
+                         backend_name(config.backend) + "'; --allow-cpu-fallback runs it on the CPU inside the engine");
+    mark_cpu_fallback(*n);
+    std::string m = n->describe() + " has no CUDA kernel: it runs on the CPU reference (--allow-cpu-fallback)";
+    if (config.warn) config.warn(m);
+    else log("warning: " + m);
+    if (config.report) ++config.report->cpu_fallback_layers;
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConfig& config, const TargetInfo& target) {
@@ -83,6 +144,7 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
   auto progress = [&](const std::string& phase, size_t done, size_t total) {
     if (config.progress) config.progress(phase, done, total);
   };
+  if (config.report) *config.report = {};
   plan::EngineDesc desc;
   desc.builder_version = plan::builder_version();
   desc.target = target;
@@ -90,6 +152,11 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
   desc.source_node_count = static_cast<int64_t>(g.nodes().size());
 
   try {
+    // FP16 overflow check: a copy before --shape binding, for its reduced-size probe.
+    const bool overflow_check = config.fp16 && !config.bf16 && config.overflow_check;
+    std::unique_ptr<ir::Graph> unbound;
+    if (overflow_check && !config.dims.empty() && config.sample_inputs.empty() && g.subgraphs().empty())
+      unbound = passes::clone_graph(g);
     if (!config.dims.empty()) KILN_RETURN_IF_ERROR(bind_symbolic_dims(g, config.dims));
     progress("optimize", 0, 1);
     passes::PassOptions popts;
@@ -102,8 +169,15 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
         " layers");
     if (config.fp16 && config.bf16) return invalid_argument("--fp16 and --bf16 exclude each other");
     if (config.fp16 || config.bf16) {
+      std::set<const ir::Node*> float32_nodes;
+      if (overflow_check) {
+        progress("overflow", 0, 1);
+        float32_nodes = fp16_overflow_check(g, std::move(unbound), config, log);
+        progress("overflow", 1, 1);
+      }
       progress("precision", 0, 1);
-      KILN_RETURN_IF_ERROR(passes::lower_precision(g, config.fp16 ? DataType::kFloat16 : DataType::kBFloat16, log));
+      KILN_RETURN_IF_ERROR(passes::lower_precision(g, config.fp16 ? DataType::kFloat16 : DataType::kBFloat16, log,
+                                                   float32_nodes));
       progress("precision", 1, 1);
     }
 
@@ -131,6 +205,11 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
       KILN_RETURN_IF_ERROR(passes::assign_channels_last(g, supported, log).status());
       progress("layout", 1, 1);
     }
+
+    // CPU fallback (runtime/cpu_fallback.h): nodes without a CUDA kernel that the CPU reference
+    // runs are marked for the fallback tactic, or named with a hint when it is not allowed.
+    if (config.backend == Backend::kCuda)
+      KILN_RETURN_IF_ERROR(mark_cpu_fallback_nodes(g, config, log));
 
     const size_t limit = config.workspace_mib > 0 ? static_cast<size_t>(config.workspace_mib) << 20 : SIZE_MAX;
     const auto& nodes = g.nodes();

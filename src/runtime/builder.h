@@ -13,6 +13,13 @@
 
 namespace kiln::runtime {
 
+// What a build did besides the engine (filled in when BuilderConfig::report is set).
+struct BuildReport {
+  int64_t float32_layers = 0;  // layers the fp16 overflow check kept in float32
+  std::string overflow_check;  // its one-line summary ("" when it did not apply)
+  int64_t cpu_fallback_layers = 0;  // CUDA layers on the CPU (allow_cpu_fallback)
+};
+
 struct BuilderConfig {
   Backend backend = Backend::kCpu;
   bool fp16 = false, bf16 = false, tf32 = false;
@@ -27,6 +34,20 @@ struct BuilderConfig {
   std::function<void(const std::string& phase, size_t done, size_t total)> progress;
   // Verbose messages (when verbose); may be empty (then nothing is printed).
   std::function<void(const std::string&)> log;
+
+  // FP16 overflow protection (passes/fp16_overflow.h; --fp16 only): layers whose float32 values
+  // exceed float16's range on sample inputs stay float32. sample_inputs by input name (empty:
+  // seeded random inputs); the check's CPU time is capped by the budget and a GFLOP limit.
+  bool overflow_check = true;
+  double overflow_check_budget_s = 60;
+  double overflow_check_max_gflop = 100;
+  std::map<std::string, RuntimeValue> sample_inputs;
+  // Warnings, shown whether or not verbose; when empty they go to log.
+  std::function<void(const std::string&)> warn;
+  BuildReport* report = nullptr;
+  // CUDA: a node no CUDA tactic supports runs on the CPU reference kernel inside the engine
+  // (runtime/cpu_fallback.h; such engines cannot be captured into CUDA graphs).
+  bool allow_cpu_fallback = false;
 };
 
 class Builder {

@@ -61,6 +61,37 @@ onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys
 PYEOF
 expect_error "compare detects a mismatch" "FAIL" "$KILN" compare "$WORK/other.onnx" "$WORK/small.kiln"
 
+# FP16 overflow protection: h = x @ 1e6 leaves float16's range, y = softmax(h @ 1e-6) does not.
+"$PY" - "$WORK/overflow.onnx" <<'PYEOF'
+import sys, numpy as np, onnx
+from onnx import helper, TensorProto, numpy_helper
+w1 = numpy_helper.from_array(np.full((4, 4), 1e6, np.float32), "w1")
+w2 = numpy_helper.from_array(np.full((4, 4), 1e-6, np.float32), "w2")
+nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"], name="big"),
+         helper.make_node("MatMul", ["h", "w2"], ["o"], name="small"),
+         helper.make_node("Softmax", ["o"], ["y"], name="softmax")]
+g = helper.make_graph(nodes, "overflow", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], [w1, w2])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])
+PYEOF
+expect_success "fp16 overflow warning" "warning: layer 'big' (MatMul) keeps float32: max |value|" \
+  "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16.kiln" --backend cpu --fp16
+expect_success "fp16 overflow count in the summary" "2 layers keep float32" \
+  "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16.kiln" --backend cpu --fp16
+expect_success "fp16 with overflow check is right" "^PASS" "$KILN" compare "$WORK/overflow.onnx" "$WORK/overflow16.kiln" --rtol 1e-2 --atol 1e-3
+expect_success "--no-overflow-check" "built" "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16u.kiln" --backend cpu --fp16 --no-overflow-check
+expect_error "fp16 without overflow check overflows" "FAIL" "$KILN" compare "$WORK/overflow.onnx" "$WORK/overflow16u.kiln" --rtol 1e-2 --atol 1e-3
+"$PY" -c "import numpy as np; np.save('$WORK/xs.npy', np.full((2, 4), 0.5, np.float32))"
+expect_success "--sample-input NAME=FILE" "2 layers keep float32" \
+  "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16s.kiln" --fp16 --sample-input "x=$WORK/xs.npy"
+mkdir -p "$WORK/samples" && cp "$WORK/xs.npy" "$WORK/samples/x.npy"
+expect_success "--sample-input DIR" "2 layers keep float32" \
+  "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16s.kiln" --fp16 --sample-input "$WORK/samples"
+expect_error "--sample-input needs --fp16" "needs --fp16" \
+  "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16s.kiln" --sample-input "x=$WORK/xs.npy"
+expect_error "--sample-input unknown input" "no input named 'q'" \
+  "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16s.kiln" --fp16 --sample-input "q=$WORK/xs.npy"
+
 # Corrupt engines.
 size=$(stat -c %s "$WORK/small.kiln")
 head -c $((size / 2)) "$WORK/small.kiln" > "$WORK/truncated.kiln"

@@ -13,6 +13,7 @@
 #include "io/random_inputs.h"
 #include "onnx/importer.h"
 #include "runtime/builder.h"
+#include "runtime/cpu_fallback.h"
 #include "runtime/engine.h"
 #include "runtime/execution_context.h"
 #ifdef KILN_HAVE_CUDA
@@ -24,7 +25,7 @@ namespace {
 
 struct BenchOptions {
   std::string model, backend = "cuda", json_path;
-  bool fp16 = false, bf16 = false, tf32 = false, no_graph = false, profile = false;
+  bool fp16 = false, bf16 = false, tf32 = false, no_graph = false, profile = false, allow_cpu_fallback = false;
   int warmup = 20, iterations = 200;
   int64_t batch = 0;  // binds the symbolic dim "batch" (and the first symbolic dim otherwise)
   std::vector<std::string> disabled_passes;
@@ -45,6 +46,7 @@ Result<std::shared_ptr<runtime::Engine>> load_or_build(const BenchOptions& o, do
   if (o.backend == "cuda") config.backend = runtime::Backend::kCuda;
   else if (o.backend != "cpu") return invalid_argument("--backend must be cpu or cuda");
   config.fp16 = o.fp16;
+  config.allow_cpu_fallback = o.allow_cpu_fallback;
   config.bf16 = o.bf16;
   config.tf32 = o.tf32;
   config.disabled_passes = o.disabled_passes;
@@ -100,7 +102,11 @@ int bench(const BenchOptions& o) {
   double memory_mib = -1;
 #ifdef KILN_HAVE_CUDA
   if (dev.backend() == runtime::Backend::kCuda) {
-    auto t = cuda::time_on_stream(enqueue, *stream, o.warmup, o.iterations, !o.no_graph);
+    // Layers on the CPU synchronize the stream, which a capture does not allow.
+    const size_t on_cpu = runtime::cpu_fallback_layers(e.desc());
+    if (on_cpu && !o.no_graph)
+      std::printf("note: %zu layers run on the CPU (cuda.cpu_fallback): CUDA-graph capture is off\n", on_cpu);
+    auto t = cuda::time_on_stream(enqueue, *stream, o.warmup, o.iterations, !o.no_graph && !on_cpu);
     if (!t.is_ok()) return report(t.status());
     ms = t->ms;
     used_graph = t->used_graph;
@@ -197,6 +203,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--tf32", o->tf32, "allow TF32 for float32 matrix products (.onnx)");
   cmd->add_flag("--profile", o->profile, "also time each layer (CUDA) and print the costliest (all of them in --json)");
   cmd->add_flag("--no-cuda-graph", o->no_graph, "launch layer by layer instead of replaying a CUDA graph");
+  cmd->add_flag("--allow-cpu-fallback", o->allow_cpu_fallback,
+                "build (.onnx) with nodes no CUDA kernel supports on the CPU (turns CUDA graphs off)");
   cmd->add_option("--disable-pass", o->disabled_passes, "skip an optimization pass (.onnx)");
   cmd->add_option("--disable-tactic", o->disabled_tactics, "skip a kernel (tactic id) (.onnx)");
   cmd->add_option("--json", o->json_path, "write the numbers as JSON");

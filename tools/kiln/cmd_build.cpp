@@ -1,9 +1,11 @@
 // kiln build model.onnx -o model.kiln: optimize, lower, plan and write an engine file.
 #include <chrono>
 #include <cstdio>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.h"
+#include "io/npy.h"
 #include "onnx/importer.h"
 #include "runtime/builder.h"
 
@@ -18,7 +20,41 @@ struct BuildOptions {
   std::vector<std::string> disabled_passes;
   std::vector<std::string> disabled_tactics;
   std::vector<std::string> shapes;  // NAME=DIM
+  bool no_overflow_check = false, allow_cpu_fallback = false;
+  std::vector<std::string> sample_inputs;  // NAME=FILE.npy or a folder of NAME.npy
 };
+
+// --sample-input: NAME=FILE.npy, or a folder holding NAME.npy for some of the model's inputs.
+Status load_sample_inputs(const std::vector<std::string>& specs, const ir::Graph& g,
+                          std::map<std::string, RuntimeValue>& out) {
+  for (const auto& spec : specs) {
+    struct stat st {};
+    auto eq = spec.find('=');
+    if (eq == std::string::npos && stat(spec.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      size_t found = 0;
+      for (const ir::Value* in : g.inputs()) {
+        std::string path = spec + "/" + in->name() + ".npy";
+        if (stat(path.c_str(), &st) != 0) continue;
+        auto t = io::read_npy(path);
+        if (!t.is_ok()) return t.status();
+        out[in->name()] = RuntimeValue(std::move(t).value());
+        ++found;
+      }
+      if (!found) return invalid_argument("--sample-input " + spec + ": no INPUT_NAME.npy for any model input there");
+      continue;
+    }
+    if (eq == std::string::npos || eq == 0)
+      return invalid_argument("--sample-input takes NAME=FILE.npy or a folder of NAME.npy files, got '" + spec + "'");
+    std::string name = spec.substr(0, eq);
+    bool known = false;
+    for (const ir::Value* in : g.inputs()) known |= in->name() == name;
+    if (!known) return invalid_argument("--sample-input " + spec + ": the model has no input named '" + name + "'");
+    auto t = io::read_npy(spec.substr(eq + 1));
+    if (!t.is_ok()) return t.status();
+    out[name] = RuntimeValue(std::move(t).value());
+  }
+  return Status::ok();
+}
 
 int build(const BuildOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
@@ -44,6 +80,11 @@ int build(const BuildOptions& o) {
     config.dims[spec.substr(0, eq)] = std::stoll(spec.substr(eq + 1));
   }
   config.log = [](const std::string& m) { std::fprintf(stderr, "[build] %s\n", m.c_str()); };
+  config.warn = [](const std::string& m) { std::fprintf(stderr, "[build] warning: %s\n", m.c_str()); };
+  config.overflow_check = !o.no_overflow_check;
+  config.allow_cpu_fallback = o.allow_cpu_fallback;
+  runtime::BuildReport build_report;
+  config.report = &build_report;
   const bool tty = isatty(STDERR_FILENO);
   config.progress = [tty](const std::string& phase, size_t done, size_t total) {
     if (!tty || total < 2) return;
@@ -53,6 +94,12 @@ int build(const BuildOptions& o) {
   auto model = importer::import_model_file(o.model);
   if (!model.is_ok()) return report(model.status());
   if (o.verbose) std::fprintf(stderr, "[build] imported %s in %.1f ms\n", o.model.c_str(), ms_since(t0));
+  if (!o.sample_inputs.empty()) {
+    if (!o.fp16 || o.no_overflow_check)
+      return report(invalid_argument("--sample-input feeds the fp16 overflow check: it needs --fp16"));
+    Status st = load_sample_inputs(o.sample_inputs, *model.value().graph, config.sample_inputs);
+    if (!st.is_ok()) return report(st);
+  }
   // With --target-arch: lower and plan for the named architecture without touching a device
   // (no kernels are created: that happens when the engine is loaded on the GPU).
   std::shared_ptr<runtime::Engine> engine;
@@ -79,6 +126,11 @@ int build(const BuildOptions& o) {
               o.model.c_str(), o.output.c_str(), where.c_str(), static_cast<long long>(d.source_node_count),
               d.layers.size(), d.weights.bytes / 1048576.0, d.memory.arena_bytes / 1048576.0,
               d.memory.naive_bytes / 1048576.0, ms_since(t0));
+  if (build_report.cpu_fallback_layers)
+    std::printf("%lld layers run on the CPU (--allow-cpu-fallback): no CUDA-graph capture for this engine\n",
+                static_cast<long long>(build_report.cpu_fallback_layers));
+  if (!build_report.overflow_check.empty())
+    std::printf("%s\n", build_report.overflow_check.c_str());
   if (o.verbose) std::fprintf(stderr, "[build] wrote the engine in %.1f ms\n", ms_since(t1));
   return 0;
 }
@@ -103,6 +155,12 @@ void add_build_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--disable-pass", o->disabled_passes, "skip an optimization pass by name (repeatable)");
   cmd->add_option("--disable-tactic", o->disabled_tactics, "skip a kernel (tactic id) when choosing one per layer (repeatable)");
   cmd->add_flag("-v,--verbose", o->verbose, "print each phase, the chosen kernels and the memory plan");
+  cmd->add_flag("--no-overflow-check", o->no_overflow_check,
+                "--fp16: skip the check that keeps layers whose values exceed float16's range in float32");
+  cmd->add_option("--sample-input", o->sample_inputs,
+                  "--fp16 overflow check input, NAME=FILE.npy or a folder of NAME.npy (repeatable); default random");
+  cmd->add_flag("--allow-cpu-fallback", o->allow_cpu_fallback,
+                "CUDA: run nodes no CUDA kernel supports on the CPU reference inside the engine (slow; no CUDA graphs)");
   cmd->callback([o, &exit_code] { exit_code = build(*o); });
 }
 

@@ -14,6 +14,7 @@
 #include "io/random_inputs.h"
 #include "ir/printer.h"
 #include "onnx/importer.h"
+#include "runtime/cpu_fallback.h"
 #include "runtime/engine.h"
 #include "runtime/execution_context.h"
 
@@ -114,6 +115,9 @@ int inspect_engine(const std::string& path, bool dot) {
               mib(d.memory.arena_bytes).c_str(), d.memory.slots.size(), mib(d.memory.naive_bytes).c_str(), ratio,
               d.memory.alignment);
   std::printf("workspace: %s\n", mib(d.workspace_bytes).c_str());
+  if (size_t on_cpu = runtime::cpu_fallback_layers(d))
+    std::printf("cpu fallback: %zu layers run on the CPU (%s); CUDA-graph capture is off for this engine\n", on_cpu,
+                std::string(runtime::kCpuFallbackTactic).c_str());
   return 0;
 }
 
