@@ -152,6 +152,26 @@ std::vector<OpCase> movement_cases() {
   expand.tolerance = 0;
   expand.opset = 13;
   cases.push_back(expand);
+  // Gather (cuda.gather), rows moved in 16/8/4-byte units where they allow: ViT's unbind after
+  // unbind-pushdown (scalar index on axis 2 of [B, N, 3, H, D]), int32 indices, odd rows.
+  auto gather = [&](const std::string& name, DataType dt, std::vector<int64_t> dims, int64_t axis, Tensor idx) {
+    OpCase c;
+    c.name = "Gather_" + name;
+    c.op_type = "Gather";
+    c.inputs = {{dt, dims}};
+    c.constants[1] = idx;
+    c.tolerance = 0;
+    c.opset = 13;
+    c.set_attrs = [axis](ir::Node& n) { n.attrs().set("axis", axis); };
+    cases.push_back(c);
+  };
+  Tensor one(DataType::kInt64, {});
+  one.data<int64_t>()[0] = 1;
+  gather("vit_unbind_f16", DataType::kFloat16, {2, 197, 3, 12, 64}, 2, one);  // 1536-byte rows: 16 B
+  Tensor rows(DataType::kInt32, {5});
+  for (int i = 0; i < 5; ++i) rows.data<int32_t>()[i] = (i * 7) % 10;
+  gather("rows_i32_f32", DataType::kFloat32, {10, 6}, 0, rows);  // 24-byte rows: 8 B
+  gather("odd_f16", DataType::kFloat16, {10, 3}, 0, rows);        // 6-byte rows: 2 B
   return cases;
 }
 
