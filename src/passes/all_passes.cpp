@@ -10,6 +10,7 @@ std::unique_ptr<Pass> make_dead_node_elimination();
 std::unique_ptr<Pass> make_batchnorm_folding();
 std::unique_ptr<Pass> make_gelu_fusion();
 std::unique_ptr<Pass> make_layernorm_fusion();
+std::unique_ptr<Pass> make_unbind_pushdown();
 std::unique_ptr<Pass> make_attention_fusion();
 std::unique_ptr<Pass> make_bias_fusion();
 std::unique_ptr<Pass> make_residual_fusion();
@@ -27,6 +28,9 @@ std::vector<std::unique_ptr<Pass>> make_all_passes() {
   // Multi-node patterns before the epilogue fusions, so kiln::Gelu can join a MatMul.
   p.push_back(make_gelu_fusion());
   p.push_back(make_layernorm_fusion());
+  // ViT's qkv Transpose -> Split/Squeeze (or Gather): per-slice Gathers whose head-split
+  // Transposes attention-fusion then absorbs.
+  p.push_back(make_unbind_pushdown());
   // Attention before bias/residual/elementwise-chain: it needs no static shapes, so it claims
   // the scores' Div/Mul and Add(mask) in the first round, before the chain fusion can.
   p.push_back(make_attention_fusion());

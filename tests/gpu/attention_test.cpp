@@ -7,6 +7,10 @@
 
 #include <cmath>
 
+#include <cuda_runtime.h>
+
+#include "backends/cpu/interpreter.h"
+#include "io/random_inputs.h"
 #include "op_case.h"
 #include "runtime/tactic.h"
 
@@ -88,11 +92,64 @@ TEST_P(AttentionGpu, MatchesCpuReference) { run_case(GetParam()); }
 INSTANTIATE_TEST_SUITE_P(Sdpa, AttentionGpu, ::testing::ValuesIn(sdpa_cases()),
                          [](const auto& info) { return info.param.name; });
 
+// Runs `tactic` with `params` on the case and compares with the CPU reference (run_case's
+// method): here with "no-fallback", so the numbers are cuDNN's own (run_case's kernels may
+// quietly use the CUDA-core kernel when cuDNN refuses or fails).
+void run_strict(const OpCase& c, const runtime::Tactic& tactic, const std::string& params) {
+  SCOPED_TRACE(c.name + " params '" + params + "'");
+  auto graph = build_graph(c);
+  const ir::Node& node = *graph->nodes()[0];
+  auto inputs = io::random_inputs(*graph, std::hash<std::string>{}(c.name));
+  ASSERT_TRUE(inputs.is_ok()) << inputs.status().to_string();
+  auto interp = cpu::Interpreter::create(graph);
+  ASSERT_TRUE(interp.is_ok());
+  auto expected = (*interp)->run(*inputs);
+  ASSERT_TRUE(expected.is_ok()) << expected.status().to_string();
+  const Tensor& ref = (*expected)[0].tensor();
+  runtime::KernelSpec spec{&node, params};
+  auto kernel = tactic.create(spec);
+  ASSERT_TRUE(kernel.is_ok()) << kernel.status().to_string();
+  std::vector<void*> buffers;
+  std::vector<runtime::TensorRef> in_refs;
+  for (const ir::Value* v : node.inputs()) {
+    const Tensor& host = inputs->at(v->name()).tensor();
+    runtime::TensorRef r{host.dtype(), host.dims(), ir::Layout::kRowMajor, nullptr};
+    ASSERT_EQ(cudaMalloc(&r.data, std::max<size_t>(host.nbytes(), 1)), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(r.data, host.raw(), host.nbytes(), cudaMemcpyHostToDevice), cudaSuccess);
+    buffers.push_back(r.data);
+    in_refs.push_back(r);
+  }
+  runtime::TensorRef out_ref{ref.dtype(), ref.dims(), ir::Layout::kRowMajor, nullptr};
+  ASSERT_EQ(cudaMalloc(&out_ref.data, ref.nbytes()), cudaSuccess);
+  ASSERT_EQ(cudaMemset(out_ref.data, 0xFF, ref.nbytes()), cudaSuccess);
+  buffers.push_back(out_ref.data);
+  size_t ws_bytes = tactic.workspace_bytes(spec);
+  void* ws = nullptr;
+  if (ws_bytes) {
+    ASSERT_EQ(cudaMalloc(&ws, ws_bytes), cudaSuccess);
+  }
+  Status st = (*kernel)->enqueue(in_refs, {out_ref}, runtime::LaunchContext{nullptr, ws, ws_bytes, nullptr});
+  EXPECT_TRUE(st.is_ok()) << st.to_string();
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  Tensor got(ref.dtype(), ref.dims());
+  ASSERT_EQ(cudaMemcpy(got.raw(), out_ref.data, ref.nbytes(), cudaMemcpyDeviceToHost), cudaSuccess);
+  for (void* p : buffers) cudaFree(p);
+  if (ws) cudaFree(ws);
+  auto a = got.to_f64(), b = ref.to_f64();
+  double scale = 1e-6, worst = 0;
+  for (double x : b) scale = std::max(scale, std::fabs(x));
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_FALSE(std::isnan(a[i]) && !std::isnan(b[i])) << "element " << i << " was not written (NaN)";
+    worst = std::max(worst, std::fabs(a[i] - b[i]) / scale);
+  }
+  EXPECT_LE(worst, c.tolerance) << "max error relative to max|ref| " << worst;
+}
+
 // cuda.cudnn.sdpa is preferred over cuda.attention whenever it applies, and cuDNN itself builds
-// the plan for the main shapes, for each parameter set ("no-fallback": no silent use of the
-// CUDA-core kernel). Masks broadcast over the queries get two parameter sets: "" (stride-0
-// broadcast, the default) and "dense-mask"; run_case checks the numbers of both.
-TEST(CudnnSdpa, PreferredAndCudnnBuildsThePlan) {
+// and runs the plan for the main shapes, for each parameter set ("no-fallback": no silent use of
+// the CUDA-core kernel). Masks broadcast over the queries get two parameter sets: "" (stride-0
+// broadcast, the default) and "dense-mask".
+TEST(CudnnSdpa, PreferredAndCudnnRunsThePlan) {
   for (const OpCase& c : sdpa_cases()) {
     SCOPED_TRACE(c.name);
     auto graph = build_graph(c);
@@ -107,11 +164,8 @@ TEST(CudnnSdpa, PreferredAndCudnnBuildsThePlan) {
     ASSERT_GE(candidates.size(), 2u);
     EXPECT_EQ(candidates[0]->id(), "cuda.cudnn.sdpa");
     EXPECT_EQ(candidates[1]->id(), "cuda.attention");
-    for (const std::string& params : candidates[0]->candidate_params(node)) {
-      std::string strict = params.empty() ? "no-fallback" : params + ",no-fallback";
-      auto kernel = candidates[0]->create(runtime::KernelSpec{&node, strict});
-      EXPECT_TRUE(kernel.is_ok()) << "params '" << strict << "': " << kernel.status().to_string();
-    }
+    for (const std::string& params : candidates[0]->candidate_params(node))
+      run_strict(c, *candidates[0], params.empty() ? "no-fallback" : params + ",no-fallback");
   }
 }
 
@@ -152,6 +206,26 @@ std::vector<OpCase> movement_cases() {
   expand.tolerance = 0;
   expand.opset = 13;
   cases.push_back(expand);
+  // Gather (cuda.gather), rows moved in 16/8/4-byte units where they allow: ViT's unbind after
+  // unbind-pushdown (scalar index on axis 2 of [B, N, 3, H, D]), int32 indices, odd rows.
+  auto gather = [&](const std::string& name, DataType dt, std::vector<int64_t> dims, int64_t axis, Tensor idx) {
+    OpCase c;
+    c.name = "Gather_" + name;
+    c.op_type = "Gather";
+    c.inputs = {{dt, dims}};
+    c.constants[1] = idx;
+    c.tolerance = 0;
+    c.opset = 13;
+    c.set_attrs = [axis](ir::Node& n) { n.attrs().set("axis", axis); };
+    cases.push_back(c);
+  };
+  Tensor one(DataType::kInt64, {});
+  one.data<int64_t>()[0] = 1;
+  gather("vit_unbind_f16", DataType::kFloat16, {2, 197, 3, 12, 64}, 2, one);  // 1536-byte rows: 16 B
+  Tensor rows(DataType::kInt32, {5});
+  for (int i = 0; i < 5; ++i) rows.data<int32_t>()[i] = (i * 7) % 10;
+  gather("rows_i32_f32", DataType::kFloat32, {10, 6}, 0, rows);  // 24-byte rows: 8 B
+  gather("odd_f16", DataType::kFloat16, {10, 3}, 0, rows);        // 6-byte rows: 2 B
   return cases;
 }
 

@@ -252,8 +252,28 @@ class SdpaKernel : public runtime::Kernel {
     }
   }
 
+  // The CUDA-core kernel for calls cuDNN cannot take: operands not 16-byte aligned (caller-bound
+  // graph inputs/outputs), or an execute that fails.
+  void set_fallback(std::unique_ptr<runtime::Kernel> k) { fallback_ = std::move(k); }
+
   Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
                  const runtime::LaunchContext& launch) const override {
+    auto misaligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 != 0; };
+    if (fallback_ && (misaligned(in[0].data) || misaligned(in[2].data) || misaligned(out[0].data) ||
+                      (!p_.pack_k && misaligned(in[1].data)) || (p_.a.mask && !p_.pack_mask && misaligned(in[3].data))))
+      return fallback_->enqueue(in, out, launch);
+    Status st = run_cudnn(in, out, launch);
+    if (st.is_ok() || !fallback_) return st;
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true))
+      std::fprintf(stderr, "kiln: cuda.cudnn.sdpa: %s; using cuda.attention for this call (reported once)\n",
+                   st.message().c_str());
+    return fallback_->enqueue(in, out, launch);
+  }
+
+ private:
+  Status run_cudnn(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
+                   const runtime::LaunchContext& launch) const {
     if (launch.workspace_bytes < total_workspace_) return internal_error("cuda.cudnn.sdpa: workspace too small");
     auto stream = static_cast<cudaStream_t>(launch.stream);
     char* ws = static_cast<char*>(launch.workspace);
@@ -289,7 +309,6 @@ class SdpaKernel : public runtime::Kernel {
     return Status::ok();
   }
 
- private:
   Status build(const SdpaPlan& p) {
     p_ = p;
     KILN_ASSIGN_OR_RETURN(state_, state_for(p));
@@ -301,6 +320,7 @@ class SdpaKernel : public runtime::Kernel {
 
   SdpaPlan p_;
   std::shared_ptr<const SdpaState> state_;
+  std::unique_ptr<runtime::Kernel> fallback_;
   size_t k_offset_ = 0, mask_offset_ = 0, total_workspace_ = 0;
 };
 
@@ -328,15 +348,21 @@ class SdpaTactic : public runtime::Tactic {
     SdpaPlan p;
     if (!plan_of(*spec.node, spec.params, p))
       return unsupported(spec.node->describe() + ": not supported by cuda.cudnn.sdpa (params '" + spec.params + "')");
-    auto kernel = std::make_unique<SdpaKernel>();
-    Status st = kernel->init(p);
-    if (st.is_ok()) return std::unique_ptr<runtime::Kernel>(std::move(kernel));
     bool dense = false, no_fallback = false;
     parse_params(spec.params, &dense, &no_fallback);
     (void)dense;
-    if (no_fallback) return st.with_context(spec.node->describe());
     const runtime::Tactic* core = runtime::TacticRegistry::global().find("cuda.attention");
-    if (!core || !core->supports(*spec.node)) return st.with_context(spec.node->describe());
+    if (core && !core->supports(*spec.node)) core = nullptr;
+    auto kernel = std::make_unique<SdpaKernel>();
+    Status st = kernel->init(p);
+    if (st.is_ok()) {
+      if (core && !no_fallback) {
+        auto fb = core->create(runtime::KernelSpec{spec.node, ""});
+        if (fb.is_ok()) kernel->set_fallback(std::move(fb.value()));
+      }
+      return std::unique_ptr<runtime::Kernel>(std::move(kernel));
+    }
+    if (no_fallback || !core) return st.with_context(spec.node->describe());
     static std::atomic<bool> warned{false};
     if (!warned.exchange(true))
       std::fprintf(stderr, "kiln: cuda.cudnn.sdpa: %s; using cuda.attention for %s (reported once)\n",

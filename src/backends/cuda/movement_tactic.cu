@@ -461,15 +461,27 @@ class GatherKernel : public runtime::Kernel {
     // Out-of-range indices read row 0 and raise flag_; reading the flag back needs a sync, which
     // the runtime does not do per layer yet (known gap: the CPU backend reports such indices).
     int* scratch = flag_;
-    by_element_size(elem_, [&](auto tag) {
+    auto launch_gather = [&](auto tag, int64_t inner) {
       using E = decltype(tag);
+      const int64_t count = outer_ * nidx_ * inner;
       if (idx64_)
-        gather_kernel<E, int64_t><<<grid_for(n), 256, 0, stream>>>(static_cast<const E*>(in[0].data),
-            static_cast<const int64_t*>(in[1].data), static_cast<E*>(out[0].data), outer_, nidx_, inner_, axis_dim_, scratch);
+        gather_kernel<E, int64_t><<<grid_for(count), 256, 0, stream>>>(static_cast<const E*>(in[0].data),
+            static_cast<const int64_t*>(in[1].data), static_cast<E*>(out[0].data), outer_, nidx_, inner, axis_dim_, scratch);
       else
-        gather_kernel<E, int32_t><<<grid_for(n), 256, 0, stream>>>(static_cast<const E*>(in[0].data),
-            static_cast<const int32_t*>(in[1].data), static_cast<E*>(out[0].data), outer_, nidx_, inner_, axis_dim_, scratch);
-    });
+        gather_kernel<E, int32_t><<<grid_for(count), 256, 0, stream>>>(static_cast<const E*>(in[0].data),
+            static_cast<const int32_t*>(in[1].data), static_cast<E*>(out[0].data), outer_, nidx_, inner, axis_dim_, scratch);
+    };
+    // Rows of inner elements move in 16/8/4-byte units when their byte size and both pointers allow.
+    const int64_t row_bytes = inner_ * static_cast<int64_t>(elem_);
+    int vec = 0;
+    for (int w : {16, 8, 4})
+      if (!vec && static_cast<size_t>(w) > elem_ && row_bytes % w == 0 && aligned_to(in[0].data, w) &&
+          aligned_to(out[0].data, w))
+        vec = w;
+    if (vec == 16) launch_gather(uint4{}, row_bytes / 16);
+    else if (vec == 8) launch_gather(uint2{}, row_bytes / 8);
+    else if (vec == 4) launch_gather(uint32_t{}, row_bytes / 4);
+    else by_element_size(elem_, [&](auto tag) { launch_gather(tag, inner_); });
     KILN_CUDA_CHECK_LAUNCH();
     return Status::ok();
   }
