@@ -1,6 +1,8 @@
 #include "passes/precision.h"
 
 #include <map>
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "ops/shape_inference.h"
@@ -15,12 +17,21 @@ bool fixed_float_input(const ir::Node& n, size_t i) {
   return (op == "Resize" && i == 2) || (op == "Upsample" && i == 1);
 }
 
+// Finite constants saturate at float16's largest value instead of becoming infinite: models
+// write "minus infinity" masks as finfo(float32).min, and (1 - mask) * -inf is NaN where mask is
+// 1, while (1 - mask) * -65504 is the intended 0.
 Tensor convert(const Tensor& t, DataType target) {
+  constexpr float kHalfMax = 65504.f;
   Tensor out(target, t.dims());
   const float* src = t.data<float>();
   for (int64_t i = 0; i < t.numel(); ++i) {
-    if (target == DataType::kFloat16) out.data<Float16>()[i] = Float16(src[i]);
-    else out.data<BFloat16>()[i] = BFloat16(src[i]);
+    float v = src[i];
+    if (target == DataType::kFloat16) {
+      if (std::isfinite(v)) v = std::clamp(v, -kHalfMax, kHalfMax);
+      out.data<Float16>()[i] = Float16(v);
+    } else {
+      out.data<BFloat16>()[i] = BFloat16(v);
+    }
   }
   return out;
 }

@@ -117,9 +117,10 @@ std::set<const ir::Node*> fp16_overflow_check(const ir::Graph& g, std::unique_pt
 
 // ---- CPU fallback (runtime/cpu_fallback.h) -----------------------------------------------
 Status mark_cpu_fallback_nodes(ir::Graph& g, const BuilderConfig& config,
+                               const std::function<bool(const ir::Node&)>& has_kernel,
                                const std::function<void(const std::string&)>& log) {
   for (const auto& n : g.nodes()) {
-    if (!TacticRegistry::global().candidates(config.backend, *n).empty()) continue;
+    if (has_kernel(*n)) continue;
     if (!cpu_reference_supports(*n)) break;  // the lowering loop reports it
     if (!config.allow_cpu_fallback)
       return unsupported(n->describe() + " (domain '" + n->domain() + "') has no kernel on backend '" +
@@ -209,7 +210,8 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
     // CPU fallback (runtime/cpu_fallback.h): nodes without a CUDA kernel that the CPU reference
     // runs are marked for the fallback tactic, or named with a hint when it is not allowed.
     if (config.backend == Backend::kCuda)
-      KILN_RETURN_IF_ERROR(mark_cpu_fallback_nodes(g, config, log));
+      KILN_RETURN_IF_ERROR(mark_cpu_fallback_nodes(
+          g, config, [&](const ir::Node& n) { return !usable_tactics(n).empty(); }, log));
 
     const size_t limit = config.workspace_mib > 0 ? static_cast<size_t>(config.workspace_mib) << 20 : SIZE_MAX;
     const auto& nodes = g.nodes();
