@@ -83,6 +83,7 @@ class Assigner {
         if (is_nhwc(n->input(i))) n->set_input(i, in_layout(n->input(i), Layout::kRowMajor));
     }
     restore_graph_outputs();
+    fold_casts_into_reformats();
   }
 
   ChannelsLastStats stats;
@@ -161,6 +162,28 @@ class Assigner {
       out->type().layout = Layout::kRowMajor;
       g_.add_node("Reformat", {inner}, {out}, g_.unique_name("reformat_" + out->name()), "kiln");
       ++stats.reformats;
+    }
+  }
+
+  // Cast -> Reformat(to NHWC), the Cast read by nothing else (the graph input's precision cast):
+  // the Cast writes channels-last itself where a kernel does both, saving one pass over the input.
+  void fold_casts_into_reformats() {
+    for (ir::Node* r : g_.node_list()) {
+      if (r->domain() != "kiln" || r->op_type() != "Reformat" || !is_nhwc(r->output(0))) continue;
+      ir::Value* v = r->input(0);
+      ir::Node* cast = v->producer();
+      if (!cast || !cast->domain().empty() || cast->op_type() != "Cast" || g_.consumers(v).size() != 1) continue;
+      bool output = false;
+      for (const ir::Value* o : g_.outputs()) output |= o == v;
+      if (output) continue;
+      v->type().layout = Layout::kNHWC;  // ask with the layout the Cast would write
+      bool ok = supported_(*cast);
+      v->type().layout = Layout::kRowMajor;
+      if (!ok) continue;
+      ir::Value* out = r->output(0);
+      g_.remove_node(r);
+      g_.set_node_output(cast, 0, out);
+      --stats.reformats;
     }
   }
 

@@ -30,7 +30,10 @@ OpCase attention_case(const std::string& name, DataType dt, Layout layout, int64
   c.name = name + (dt == DataType::kFloat16 ? "_f16" : dt == DataType::kBFloat16 ? "_bf16" : "_f32");
   c.op_type = "Attention";
   c.domain = "kiln";
-  c.tolerance = dt == DataType::kFloat16 ? 1e-2 : dt == DataType::kBFloat16 ? 2e-2 : 1e-4;
+  // bfloat16: the CPU reference rounds scores and probabilities to bfloat16 after each step (8
+  // mantissa bits), the kernels keep them in float: on the H100 both kernels differ from it by
+  // up to 5.6% of max|ref| (ViT's 197 keys), all float16 cases by under 1%.
+  c.tolerance = dt == DataType::kFloat16 ? 1e-2 : dt == DataType::kBFloat16 ? 6e-2 : 1e-4;
   switch (layout) {
     case Layout::kStandard:
       c.inputs = {{dt, {b, h, s, d}}, {dt, {b, h, d, sk}}, {dt, {b, h, sk, d}}};

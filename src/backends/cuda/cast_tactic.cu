@@ -73,14 +73,28 @@ __global__ void cast_kernel(const void* in, Kind from, void* out, Kind to, int64
     store(out, i, to, load(in, i, from));
 }
 
+// Cast of a row-major [N,C,H,W] input into a channels-last output (the engine input's precision
+// cast fused with its reformat, docs/LAYOUT.md): output element i in NHWC order.
+__global__ void cast_to_nhwc_kernel(const void* in, Kind from, void* out, Kind to, int64_t n, int64_t c, int64_t hw) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t image = i / (hw * c), rest = i - image * hw * c, pixel = rest / c, channel = rest - pixel * c;
+    store(out, i, to, load(in, (image * c + channel) * hw + pixel, from));
+  }
+}
+
 class CastKernel : public runtime::Kernel {
  public:
-  CastKernel(Kind from, Kind to, int64_t n) : from_(from), to_(to), n_(n) {}
+  // to_nhwc: the input is row-major [N,C,H,W] with c channels of hw pixels, the output NHWC.
+  CastKernel(Kind from, Kind to, int64_t n, bool to_nhwc = false, int64_t c = 0, int64_t hw = 0)
+      : from_(from), to_(to), n_(n), to_nhwc_(to_nhwc), c_(c), hw_(hw) {}
   Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
                  const runtime::LaunchContext& launch) const override {
     if (n_ == 0) return Status::ok();
     int grid = static_cast<int>(std::min<int64_t>((n_ + 255) / 256, 132 * 32));
-    cast_kernel<<<grid, 256, 0, static_cast<cudaStream_t>(launch.stream)>>>(in[0].data, from_, out[0].data, to_, n_);
+    auto stream = static_cast<cudaStream_t>(launch.stream);
+    if (to_nhwc_) cast_to_nhwc_kernel<<<grid, 256, 0, stream>>>(in[0].data, from_, out[0].data, to_, n_, c_, hw_);
+    else cast_kernel<<<grid, 256, 0, stream>>>(in[0].data, from_, out[0].data, to_, n_);
     KILN_CUDA_CHECK_LAUNCH();
     return Status::ok();
   }
@@ -88,14 +102,21 @@ class CastKernel : public runtime::Kernel {
  private:
   Kind from_, to_;
   int64_t n_;
+  bool to_nhwc_;
+  int64_t c_, hw_;
 };
 
 class CastTactic : public runtime::Tactic {
  public:
   std::string_view id() const override { return "cuda.cast"; }
   runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+  bool handles_channels_last() const override { return true; }
   bool supports(const ir::Node& n) const override {
     if ((n.op_type() != "Cast" && n.op_type() != "CastLike") || !n.domain().empty() || !all_static(n)) return false;
+    // Channels-last: both sides alike (elementwise), or row-major in and NHWC out.
+    if (n.num_inputs() > 1 && is_nhwc(n.input(1))) return false;
+    if (is_nhwc(n.input(0)) && !is_nhwc(n.output(0)) && !layout_neutral(dims_of(n.output(0)))) return false;
+    if (is_nhwc(n.output(0)) && dims_of(n.output(0)).size() != 4) return false;
     if (n.attrs().get_int("saturate", 1) != 1 && is_float(dtype_of(n.output(0))) && dtype_size(dtype_of(n.output(0))) == 1)
       return false;
     Kind a, b;
@@ -106,7 +127,10 @@ class CastTactic : public runtime::Tactic {
     if (!supports(*spec.node) || !kind_of(dtype_of(spec.node->input(0)), a) || !kind_of(dtype_of(spec.node->output(0)), b))
       return unsupported(spec.node->describe() + ": not supported by cuda.cast");
     int64_t n = 1;
-    for (int64_t d : dims_of(spec.node->output(0))) n *= d;
+    auto d = dims_of(spec.node->output(0));
+    for (int64_t v : d) n *= v;
+    if (is_nhwc(spec.node->output(0)) && !is_nhwc(spec.node->input(0)) && !layout_neutral(d))
+      return std::unique_ptr<runtime::Kernel>(new CastKernel(a, b, n, true, d[1], d[2] * d[3]));
     return std::unique_ptr<runtime::Kernel>(new CastKernel(a, b, n));
   }
 };

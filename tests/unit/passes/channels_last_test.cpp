@@ -1,4 +1,5 @@
 #include "passes/channels_last.h"
+#include "passes/precision.h"
 
 #include "unit/passes/pass_test_util.h"
 
@@ -140,6 +141,31 @@ TEST(ChannelsLast, ChannelsLastGraphOutputIsReformattedUnderItsOwnName) {
   EXPECT_EQ(lowered.outputs()[1]->name(), "Z");
   // The Relu reads the convolution's channels-last result, not the row-major output copy.
   EXPECT_EQ(first(lowered, "Relu")->input(0)->type().layout, Layout::kNHWC);
+}
+
+TEST(ChannelsLast, InputPrecisionCastWritesChannelsLastItself) {
+  auto imported = import(resnet_like());
+  ASSERT_TRUE(imported.is_ok());
+  ir::Graph& g = *imported.value().graph;
+  ASSERT_TRUE(passes::optimize(g, {}).is_ok());
+  ASSERT_TRUE(passes::lower_precision(g, DataType::kFloat16, nullptr).is_ok());
+  auto stats = passes::assign_channels_last(g, everything, nullptr);
+  ASSERT_TRUE(stats.is_ok());
+  EXPECT_EQ(stats.value().reformats, 0);  // the input's Reformat went into its Cast
+  EXPECT_EQ(count_op(g, "kiln::Reformat"), 0);
+  const ir::Node* cast = first(g, "Cast");
+  ASSERT_NE(cast, nullptr);
+  EXPECT_EQ(cast->input(0)->type().layout, Layout::kRowMajor);
+  EXPECT_EQ(cast->output(0)->type().layout, Layout::kNHWC);
+  EXPECT_EQ(first(g, "FusedConv")->input(0), cast->output(0));
+  // Without a kernel for the fused form the Reformat stays.
+  auto again = import(resnet_like());
+  ir::Graph& h = *again.value().graph;
+  ASSERT_TRUE(passes::optimize(h, {}).is_ok());
+  ASSERT_TRUE(passes::lower_precision(h, DataType::kFloat16, nullptr).is_ok());
+  auto no_cast = [](const ir::Node& n) { return n.op_type() != "Cast" || n.output(0)->type().layout != Layout::kNHWC; };
+  ASSERT_TRUE(passes::assign_channels_last(h, no_cast, nullptr).is_ok());
+  EXPECT_EQ(count_op(h, "kiln::Reformat"), 1);
 }
 
 TEST(ChannelsLast, SingleChannelInputNeedsNoReformat) {
