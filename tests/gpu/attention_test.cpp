@@ -21,7 +21,7 @@ const std::vector<int64_t> kBshd = {0, 2, 1, 3};    // [B, S, H, D] <-> [B, H, S
 const std::vector<int64_t> kKBshd = {0, 2, 3, 1};   // K stored [B, Sk, H, D] read as KT [B, H, D, Sk]
 const std::vector<int64_t> kKBhsd = {0, 1, 3, 2};   // K stored [B, H, Sk, D] read as KT
 
-enum class Layout { kStandard, kBshd, kKNotTransposed };
+enum class Layout { kStandard, kBshd, kKNotTransposed, kRank3, kRank3SeqFirst };
 
 // b, h, s (queries), sk (keys), d; mask dims (empty: none).
 OpCase attention_case(const std::string& name, DataType dt, Layout layout, int64_t b, int64_t h, int64_t s, int64_t sk,
@@ -44,6 +44,12 @@ OpCase attention_case(const std::string& name, DataType dt, Layout layout, int64
     case Layout::kKNotTransposed:
       c.inputs = {{dt, {b, h, s, d}}, {dt, {b, h, sk, d}}, {dt, {b, h, sk, d}}};
       break;
+    case Layout::kRank3:  // [B*H, S, D], as torch < 2 exports multi-head attention
+      c.inputs = {{dt, {b * h, s, d}}, {dt, {b * h, d, sk}}, {dt, {b * h, sk, d}}};
+      break;
+    case Layout::kRank3SeqFirst:  // stored [S, B*H, D] (torch.nn.MultiheadAttention's own layout)
+      c.inputs = {{dt, {s, b * h, d}}, {dt, {sk, b * h, d}}, {dt, {sk, b * h, d}}};
+      break;
   }
   if (!mask.empty()) c.inputs.push_back({dt, mask});
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
@@ -56,6 +62,11 @@ OpCase attention_case(const std::string& name, DataType dt, Layout layout, int64
       n.attrs().set("perm_y", kBshd);
     } else if (layout == Layout::kKNotTransposed) {
       n.attrs().set("perm_kt", kKBhsd);
+    } else if (layout == Layout::kRank3SeqFirst) {
+      n.attrs().set("perm_q", std::vector<int64_t>{1, 0, 2});
+      n.attrs().set("perm_kt", std::vector<int64_t>{1, 2, 0});
+      n.attrs().set("perm_v", std::vector<int64_t>{1, 0, 2});
+      n.attrs().set("perm_y", std::vector<int64_t>{1, 0, 2});
     }
   };
   return c;
@@ -75,6 +86,9 @@ std::vector<OpCase> sdpa_cases() {
     cases.push_back(attention_case("Vit", dt, Layout::kStandard, 2, 12, 197, 197, 64, {}));
     cases.push_back(attention_case("Vit_bshd", dt, Layout::kBshd, 2, 12, 197, 197, 64, {}));
     cases.push_back(attention_case("Vit_k", dt, Layout::kKNotTransposed, 2, 12, 197, 197, 64, {}));
+    cases.push_back(attention_case("Vit_rank3", dt, Layout::kRank3, 2, 12, 197, 197, 64, {}));
+    cases.push_back(attention_case("Vit_rank3_seq_first", dt, Layout::kRank3SeqFirst, 2, 12, 197, 197, 64, {}));
+    cases.push_back(attention_case("Rank3_mask", dt, Layout::kRank3, 2, 4, 64, 64, 32, {64, 64}));
     // Odd S = 77 (mask rows not 16-byte aligned: the tactic pads them).
     cases.push_back(attention_case("S77_mask", dt, Layout::kBshd, 3, 8, 77, 77, 64, {3, 1, 1, 77}));
     cases.push_back(attention_case("S77", dt, Layout::kStandard, 3, 8, 77, 77, 64, {}));

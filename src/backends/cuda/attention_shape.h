@@ -32,16 +32,20 @@ struct AttentionShape {
 static_assert(std::is_trivially_copyable<AttentionShape>::value, "AttentionShape must be trivially copyable");
 
 // The attribute `name` as a permutation of 0..3 (identity when absent); false when invalid.
-inline bool attention_perm(const ir::Node& n, const char* name, int64_t perm[4]) {
+// Rank-3 attention ([B*H, S, D], as older PyTorch exports multi-head attention) is read as
+// rank 4 with a leading batch of 1: its 3-entry perm p becomes [0, p0+1, p1+1, p2+1].
+inline bool attention_perm(const ir::Node& n, const char* name, size_t rank, int64_t perm[4]) {
   for (int i = 0; i < 4; ++i) perm[i] = i;
   if (!n.attrs().has(name)) return true;
   std::vector<int64_t> p = n.attrs().get_ints(name, {});
-  if (p.size() != 4) return false;
+  if (p.size() != rank) return false;
+  if (rank == 3) p.insert(p.begin(), -1);
   bool seen[4] = {false, false, false, false};
   for (int i = 0; i < 4; ++i) {
-    if (p[i] < 0 || p[i] > 3 || seen[p[i]]) return false;
-    seen[p[i]] = true;
-    perm[i] = p[i];
+    int64_t v = rank == 3 ? (i == 0 ? 0 : p[i] + 1) : p[i];
+    if (v < 0 || v > 3 || seen[v]) return false;
+    seen[v] = true;
+    perm[i] = v;
   }
   return true;
 }
@@ -78,10 +82,13 @@ inline bool read_attention(const ir::Node& n, AttentionShape& a) {
   for (int i = 0; i < 3; ++i)
     if (dtype_of(n.input(i)) != dt) return false;
   auto qs = dims_of(n.input(0)), ks = dims_of(n.input(1)), vs = dims_of(n.input(2)), ys = dims_of(n.output(0));
-  if (qs.size() != 4 || ks.size() != 4 || vs.size() != 4 || ys.size() != 4) return false;
+  const size_t rank = qs.size();
+  if ((rank != 3 && rank != 4) || ks.size() != rank || vs.size() != rank || ys.size() != rank) return false;
+  if (rank == 3)  // a leading batch of 1 (attention_perm lifts the perms the same way)
+    for (auto* d : {&qs, &ks, &vs, &ys}) d->insert(d->begin(), 1);
   int64_t pq[4], pk[4], pv[4], py[4];
-  if (!attention_perm(n, "perm_q", pq) || !attention_perm(n, "perm_kt", pk) || !attention_perm(n, "perm_v", pv) ||
-      !attention_perm(n, "perm_y", py))
+  if (!attention_perm(n, "perm_q", rank, pq) || !attention_perm(n, "perm_kt", rank, pk) ||
+      !attention_perm(n, "perm_v", rank, pv) || !attention_perm(n, "perm_y", rank, py))
     return false;
   int64_t q[4], kt[4], v[4];
   canonical_view(qs, pq, q, a.q_stride);
