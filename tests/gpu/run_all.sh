@@ -65,7 +65,7 @@ if [ ! -d "$NODE_TESTS" ]; then  # 64 MiB: too big to carry; write them here wit
   [ -d "$NODE_TESTS" ] || timeout "$(box 90)" python3 tests/conformance/gen_node_tests.py "$NODE_TESTS" > "$OUT/gen_node_tests.log" 2>&1
 fi
 t0=$(date +%s)
-timeout "$(box 240)" "$KILN" conformance --backend cuda --data-dir "$NODE_TESTS" --quiet --json "$OUT/conformance_cuda.json" \
+timeout "$(box 240)" "$KILN" conformance --backend cuda --data-dir "$NODE_TESTS" --json "$OUT/conformance_cuda.json" \
   > "$OUT/conformance_cuda.log" 2>&1
 rc=$?
 tail -n 3 "$OUT/conformance_cuda.log"
@@ -74,7 +74,7 @@ tail -n 3 "$OUT/conformance_cuda.log"
   echo "## 2. ONNX node tests on CUDA ($(( $(date +%s) - t0 )) s, exit $rc$([ $rc -ge 124 ] && echo ': timed out or crashed'), onnx $(python3 -c 'import onnx; print(onnx.__version__)' 2>/dev/null))"
   echo
   grep -E '^(conformance|[0-9]+ passed)' "$OUT/conformance_cuda.log" | sed 's/^/    /'
-  grep -qE '^[0-9]+ passed' "$OUT/conformance_cuda.log" || { echo "no summary; the log ends:"; echo '```'; tail -n 5 "$OUT/conformance_cuda.log"; echo '```'; }
+  grep -qE '^[0-9]+ passed' "$OUT/conformance_cuda.log" || { echo "no summary (a crash stops after the last test listed); the log ends:"; echo '```'; tail -n 5 "$OUT/conformance_cuda.log" | cut -c1-300; echo '```'; }
   echo
   echo "Failures (first 40; all in conformance_cuda.json):"
   echo; echo '```'; grep '^FAIL ' "$OUT/conformance_cuda.log" | cut -c1-220 | head -40; echo '```'

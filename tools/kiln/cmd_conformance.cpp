@@ -289,12 +289,30 @@ int conformance(const ConformanceOptions& o) {
   std::vector<TestResult> results;
   int passed = 0, failed = 0, skipped = 0;
   auto start = std::chrono::steady_clock::now();
+  if (gpu) std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a crash on the GPU still leaves the lines before it
   for (const auto& dir : cases) {
     TestResult r;
     try {
       r = run_case(dir, gpu.get());
     } catch (const std::exception& e) {
       r = {dir.filename().string(), Outcome::kFail, std::string("uncaught exception: ") + e.what(), 0};
+    }
+    // After a failure on the GPU, check that the device still works: a kernel fault poisons the
+    // CUDA context and would fail every later test for no reason of their own.
+    if (gpu && gpu->device && r.outcome == Outcome::kFail) {
+      Status probe = Status::ok();
+      auto p = gpu->device->allocate(256);
+      if (!p.is_ok()) probe = p.status();
+      else {
+        probe = gpu->device->memset_zero(p.value(), 256, nullptr);
+        if (probe.is_ok()) probe = gpu->device->synchronize(nullptr);
+        gpu->device->free(p.value());
+      }
+      if (!probe.is_ok()) {
+        std::printf("FAIL %s: %s\n", r.name.c_str(), r.detail.c_str());
+        return report(internal_error("the GPU is unusable after " + r.name + " (" + probe.message() +
+                                     "); stopping: later results would be meaningless"));
+      }
     }
     const char* tag = r.outcome == Outcome::kPass ? "PASS" : r.outcome == Outcome::kFail ? "FAIL" : "UNSUPPORTED";
     (r.outcome == Outcome::kPass ? passed : r.outcome == Outcome::kFail ? failed : skipped)++;
