@@ -1,0 +1,55 @@
+// cuda.shape (Shape, Size, Dropout in inference), cuda.trilu and cuda.cumulative against the
+// CPU reference.
+#include <gtest/gtest.h>
+
+#include "case_values.h"
+#include "engine_case.h"
+
+namespace kiln::gpu_test {
+namespace {
+
+class CudaMisc : public ::testing::TestWithParam<EngineCase> {};
+TEST_P(CudaMisc, MatchesCpuReference) { run_engine_case(GetParam()); }
+
+std::vector<EngineCase> misc_cases() {
+  std::vector<EngineCase> cases;
+  auto ints = [](std::vector<int64_t> v) { return Tensor::from_i64(v); };
+  auto scalar = [](int64_t v) { return Tensor::from_i64({v}).reshaped({}); };
+  cases.push_back({"Shape", "Shape", {random_input(DataType::kFloat32, {2, 3, 5, 7})}, nullptr, 0, 15, 1, "cuda.shape"});
+  cases.push_back({"Shape_start_end", "Shape", {random_input(DataType::kFloat16, {2, 3, 5, 7})},
+                   [](ir::Node& n) {
+                     n.attrs().set("start", int64_t{1});
+                     n.attrs().set("end", int64_t{-1});
+                   }, 0, 15, 1, "cuda.shape"});
+  cases.push_back({"Size", "Size", {random_input(DataType::kFloat32, {4, 9})}, nullptr, 0, 13, 1, "cuda.shape"});
+  cases.push_back({"Dropout_inference_mask", "Dropout", {random_input(DataType::kFloat32, {3, 17})}, nullptr, 0, 13, 2, "cuda.shape"});
+  for (DataType dt : {DataType::kFloat32, DataType::kFloat16, DataType::kInt64}) {
+    std::string sfx = std::string("_") + std::string(dtype_name(dt));
+    for (int64_t upper : {0, 1}) {
+      std::string u = upper ? "triu" : "tril";
+      cases.push_back({u + "_k_const" + sfx, "Trilu", {random_input(dt, {2, 5, 7}), constant_input(scalar(-1))},
+                       [upper](ir::Node& n) { n.attrs().set("upper", upper); }, 0, 14, 1, "cuda.trilu"});
+      cases.push_back({u + "_k_runtime" + sfx, "Trilu", {random_input(dt, {6, 4}), given_input(scalar(2))},
+                       [upper](ir::Node& n) { n.attrs().set("upper", upper); }, 0, 14, 1, "cuda.trilu"});
+    }
+  }
+  for (DataType dt : {DataType::kFloat32, DataType::kFloat16, DataType::kInt32}) {
+    std::string sfx = std::string("_") + std::string(dtype_name(dt));
+    const double tol = dt == DataType::kFloat32 ? 1e-5 : dt == DataType::kFloat16 ? 4e-3 : 0;
+    cases.push_back({"CumSum_axis1" + sfx, "CumSum", {random_input(dt, {3, 40, 5}), constant_input(scalar(1))}, nullptr, tol, 14, 1,
+                     "cuda.cumulative"});
+    cases.push_back({"CumSum_exclusive_reverse_runtime_axis" + sfx, "CumSum", {random_input(dt, {3, 40, 5}), given_input(scalar(-1))},
+                     [](ir::Node& n) {
+                       n.attrs().set("exclusive", int64_t{1});
+                       n.attrs().set("reverse", int64_t{1});
+                     }, tol, 14, 1, "cuda.cumulative"});
+  }
+  (void)ints;
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Misc, CudaMisc, ::testing::ValuesIn(misc_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace kiln::gpu_test
