@@ -132,15 +132,15 @@ bool geometry(const ir::Node& n, ReduceGeometry& g) {
 }
 
 // NaN-propagating max/min, as the reference (numpy) does.
-__device__ inline float nan_max(float a, float b) { return (a != a || a >= b) ? a : b; }
-__device__ inline float nan_min(float a, float b) { return (a != a || a <= b) ? a : b; }
+__host__ __device__ inline float nan_max(float a, float b) { return (a != a || a >= b) ? a : b; }
+__host__ __device__ inline float nan_min(float a, float b) { return (a != a || a <= b) ? a : b; }
 
 struct Acc {
   float v;
   int64_t idx;  // arg ops only
 };
 
-__device__ inline Acc identity(RedOp op) {
+__host__ __device__ inline Acc identity(RedOp op) {
   switch (op) {
     case RedOp::kMax: case RedOp::kArgMax: return {-INFINITY, -1};
     case RedOp::kMin: case RedOp::kArgMin: return {INFINITY, -1};
@@ -152,7 +152,7 @@ __device__ inline Acc identity(RedOp op) {
 
 // Is candidate b better than the current best a (arg ops)? NaN is the extreme; ties go to the
 // first (or, with select_last_index, the last) index. idx -1 is "nothing yet".
-__device__ inline bool arg_better(Acc a, Acc b, bool is_max, bool last) {
+__host__ __device__ inline bool arg_better(Acc a, Acc b, bool is_max, bool last) {
   if (b.idx < 0) return false;
   if (a.idx < 0) return true;
   bool a_nan = a.v != a.v, b_nan = b.v != b.v;
@@ -163,7 +163,7 @@ __device__ inline bool arg_better(Acc a, Acc b, bool is_max, bool last) {
   return is_max ? b.v > a.v : b.v < a.v;
 }
 
-__device__ inline Acc combine(Acc a, Acc b, RedOp op, bool last) {
+__host__ __device__ inline Acc combine(Acc a, Acc b, RedOp op, bool last) {
   switch (op) {
     case RedOp::kMax: return {nan_max(a.v, b.v), 0};
     case RedOp::kMin: return {nan_min(a.v, b.v), 0};
@@ -175,7 +175,7 @@ __device__ inline Acc combine(Acc a, Acc b, RedOp op, bool last) {
 }
 
 // The term one input element contributes (shift: the row max for LogSumExp).
-__device__ inline float term(float x, RedOp op, float shift) {
+__host__ __device__ inline float term(float x, RedOp op, float shift) {
   switch (op) {
     case RedOp::kL1: return fabsf(x);
     case RedOp::kL2: case RedOp::kSumSquare: return x * x;
@@ -207,7 +207,7 @@ __device__ Acc group_reduce(Acc v, RedOp op, bool last, int group, Acc* shared) 
   return result;
 }
 
-__device__ inline int64_t red_offset(const ReduceGeometry& g, int64_t r) {
+__host__ __device__ inline int64_t red_offset(const ReduceGeometry& g, int64_t r) {
   int64_t off = 0;
   for (int d = g.red_rank - 1; d >= 0; --d) {
     off += (r % g.red_dims[d]) * g.red_strides[d];
@@ -219,7 +219,7 @@ __device__ inline int64_t red_offset(const ReduceGeometry& g, int64_t r) {
 // group = 32: each warp of the block handles one output; group = blockDim.x: the block does.
 // Fills the kept/reduced dims of g from axes read on the device (runtime axes input); false when
 // they are out of range, repeated, or give another output size than the engine planned.
-__device__ bool apply_runtime_axes(ReduceGeometry& g, const int64_t* axes) {
+__host__ __device__ bool apply_runtime_axes(ReduceGeometry& g, const int64_t* axes) {
   bool reduced[kMaxRank];
   for (int d = 0; d < g.rank; ++d) reduced[d] = g.runtime_axes == 0 && !g.noop_with_empty_axes;
   for (int i = 0; i < g.runtime_axes; ++i) {
