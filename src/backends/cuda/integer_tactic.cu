@@ -131,7 +131,7 @@ bool plan_of(const ir::Node& n, IntPlan& p) {
 }
 
 template <typename T>
-__device__ T int_binary(IntOp op, T x, T y) {
+__host__ __device__ T int_binary(IntOp op, T x, T y) {
   using U = std::make_unsigned_t<T>;
   constexpr int bits = sizeof(T) * 8;
   switch (op) {
@@ -158,8 +158,13 @@ __device__ T int_binary(IntOp op, T x, T y) {
     case IntOp::kShl:
     case IntOp::kShr: {
       const bool left = op == IntOp::kShl;
-      bool in_range = !(y < T(0)) && static_cast<uint64_t>(y) < static_cast<uint64_t>(bits);
-      if (!in_range) return (!left && x < T(0)) ? T(-1) : T(0);
+      bool negative_y = false, negative_x = false;
+      if constexpr (std::is_signed_v<T>) {
+        negative_y = y < 0;
+        negative_x = x < 0;
+      }
+      bool in_range = !negative_y && static_cast<uint64_t>(y) < static_cast<uint64_t>(bits);
+      if (!in_range) return (!left && negative_x) ? T(-1) : T(0);
       if (left) return static_cast<T>(static_cast<U>(static_cast<U>(x) << y));
       return static_cast<T>(x >> y);
     }
