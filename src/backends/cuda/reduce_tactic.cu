@@ -1,6 +1,7 @@
 // cuda.reduce: ReduceSum/Mean/Max/Min/Prod/L1/L2/SumSquare/LogSum/LogSumExp over any set of
-// axes (attribute, or a constant `axes` input), keepdims, noop_with_empty_axes; and ArgMax /
-// ArgMin (one axis, keepdims, select_last_index). Float32/float16/bfloat16 inputs, float
+// axes (attribute, or a constant `axes` input), keepdims, noop_with_empty_axes; ArgMax /
+// ArgMin (one axis, keepdims, select_last_index); and the row ops that write the row back:
+// Hardmax (one-hot of the first maximum) and LpNormalization (p 1 or 2; a zero norm gives 0). Float32/float16/bfloat16 inputs, float
 // accumulation. One warp per output element (one block when there are few outputs and long
 // reductions); the reduced elements are walked in row-major order of the reduced dims.
 #include <cfloat>
@@ -15,6 +16,8 @@ namespace kiln::cuda {
 namespace {
 
 enum class RedOp : int { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp, kArgMax, kArgMin };
+// Row ops that reduce and then write the whole row back (output shaped like the input).
+enum class RowWrite : int { kNone, kHardmax, kLpNorm };
 
 struct ReduceGeometry {
   int kept_rank = 0, red_rank = 0;
@@ -28,6 +31,7 @@ struct ReduceGeometry {
   int rank = 0;
   int64_t dims[kMaxRank], strides[kMaxRank];
   RedOp op = RedOp::kSum;
+  RowWrite write = RowWrite::kNone;
   bool select_last = false;
   DataType dt = DataType::kFloat32;
 };
@@ -48,17 +52,42 @@ bool op_of(const std::string& t, RedOp& op) {
 
 // The static geometry of a node, or false when this tactic does not take it.
 bool geometry(const ir::Node& n, ReduceGeometry& g) {
-  if (!n.domain().empty() || !op_of(n.op_type(), g.op) || n.num_inputs() < 1 || !all_static(n)) return false;
+  // Hardmax (ArgMax over the row, written as one-hot) and LpNormalization (L1 / L2 norm, x / norm).
+  g.write = RowWrite::kNone;
+  if (n.domain().empty() && (n.op_type() == "Hardmax" || n.op_type() == "LpNormalization")) {
+    if (n.num_inputs() != 1 || n.num_outputs() != 1 || !n.input(0) || !n.output(0) || !all_static(n)) return false;
+    const bool hard = n.op_type() == "Hardmax";
+    g.write = hard ? RowWrite::kHardmax : RowWrite::kLpNorm;
+    if (hard) {
+      g.op = RedOp::kArgMax;
+    } else {
+      int64_t p = n.attrs().get_int("p", 2);
+      if (p != 1 && p != 2) return false;
+      g.op = p == 1 ? RedOp::kL1 : RedOp::kL2;
+    }
+  } else if (!n.domain().empty() || !op_of(n.op_type(), g.op) || n.num_inputs() < 1 || !all_static(n)) {
+    return false;
+  }
   if (n.num_outputs() != 1 || !n.output(0)) return false;
   DataType dt = dtype_of(n.input(0));
   if (!is_kernel_float(dt)) return false;
-  const bool is_arg = g.op == RedOp::kArgMax || g.op == RedOp::kArgMin;
+  const bool is_arg = g.write == RowWrite::kNone && (g.op == RedOp::kArgMax || g.op == RedOp::kArgMin);
   if (dtype_of(n.output(0)) != (is_arg ? DataType::kInt64 : dt)) return false;
   auto x = dims_of(n.input(0));
   const int64_t rank = static_cast<int64_t>(x.size());
   if (rank > kMaxRank) return false;
   std::vector<bool> reduced(static_cast<size_t>(rank), false);
-  if (is_arg) {
+  if (g.write != RowWrite::kNone) {
+    if (rank == 0 || dims_of(n.output(0)) != x) return false;
+    // Hardmax before opset 13 coerces to 2-D at `axis` (default 1): the row is every dim from it.
+    const ir::Graph* graph = n.owner();
+    const bool coerce = g.write == RowWrite::kHardmax && graph && graph->opset("") < 13;
+    int64_t axis = n.attrs().get_int("axis", coerce ? 1 : -1);
+    if (axis < -rank || axis >= rank) return false;
+    if (axis < 0) axis += rank;
+    for (int64_t d = axis; d < (coerce ? rank : axis + 1); ++d) reduced[static_cast<size_t>(d)] = true;
+    g.select_last = false;
+  } else if (is_arg) {
     if (n.num_inputs() != 1 || rank == 0) return false;
     int64_t axis = n.attrs().get_int("axis", 0);
     if (axis < -rank || axis >= rank) return false;
@@ -121,12 +150,14 @@ bool geometry(const ir::Node& n, ReduceGeometry& g) {
   }
   int64_t out_numel = 1;
   for (int64_t d : dims_of(n.output(0))) out_numel *= d;
-  if (g.runtime_axes >= 0) {
+  if (g.write != RowWrite::kNone) {
+    // n_out (rows) as computed above; the output is the input's shape, checked above.
+  } else if (g.runtime_axes >= 0) {
     g.n_out = out_numel;  // the kernel checks that the axes it reads give this many outputs
   } else if (out_numel != g.n_out) {
     return false;  // keepdims disagreement: not ours to judge
   }
-  if (is_arg && g.n_red == 0 && g.n_out > 0) return false;  // arg of an empty axis is an error
+  if ((is_arg || g.write == RowWrite::kHardmax) && g.n_red == 0 && g.n_out > 0) return false;  // arg of an empty axis
   g.dt = dt;
   return true;
 }
@@ -269,7 +300,7 @@ __global__ void reduce_kernel(const T* x, void* y, ReduceGeometry g, int group, 
         rest /= g.kept_dims[d];
       }
     }
-    const bool is_arg = g.op == RedOp::kArgMax || g.op == RedOp::kArgMin;
+    const bool is_arg = g.op == RedOp::kArgMax || g.op == RedOp::kArgMin;  // Hardmax too
     float shift = 0.f;
     if (g.op == RedOp::kLogSumExp) {  // the row max first (finite values only, as the reference)
       Acc m{-INFINITY, 0};
@@ -289,6 +320,19 @@ __global__ void reduce_kernel(const T* x, void* y, ReduceGeometry g, int group, 
         acc = combine(acc, t, g.op, g.select_last);
       }
     acc = group_reduce(acc, g.op, g.select_last, group, shared);
+    if (g.write != RowWrite::kNone) {  // every lane writes its share of the row back
+      if (active) {
+        const float norm = g.op == RedOp::kL2 ? sqrtf(acc.v) : acc.v;
+        for (int64_t r = lane; r < g.n_red; r += group) {
+          const int64_t at = base + red_offset(g, r);
+          float v;
+          if (g.write == RowWrite::kHardmax) v = r == acc.idx ? 1.f : 0.f;
+          else v = norm == 0.f ? 0.f : to_float(x[at]) / norm;
+          static_cast<T*>(y)[at] = from_float<T>(v);
+        }
+      }
+      continue;
+    }
     if (active && lane == 0) {
       float v = acc.v;
       switch (g.op) {
