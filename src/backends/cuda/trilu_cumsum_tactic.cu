@@ -162,41 +162,54 @@ bool cum_plan(const ir::Node& n, CumPlan& p) {
 }
 
 template <typename T, typename Acc>
-__device__ Acc load_acc(const T* x, int64_t i) {
+__host__ __device__ Acc load_acc(const T* x, int64_t i) {
   if constexpr (std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>) return to_float(x[i]);
   else return static_cast<Acc>(x[i]);
 }
 template <typename T, typename Acc>
-__device__ T store_acc(Acc v) {
+__host__ __device__ T store_acc(Acc v) {
   if constexpr (std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>) return from_float<T>(v);
   else return static_cast<T>(v);
 }
 
-// One thread per line along the axis. Integers accumulate in uint64 (wrapping), floats in float.
-template <typename T, typename Acc>
-__global__ void cum_kernel(const T* x, T* y, CumPlan p, const void* axis_ptr) {
+// The axis to scan (normalized), or -1 when the runtime one is out of range.
+__host__ __device__ inline int64_t cum_axis(const CumPlan& p, const void* axis_ptr) {
   int64_t axis = p.axis;
   if (axis < 0) {
     axis = p.axis_i32 ? *static_cast<const int32_t*>(axis_ptr) : *static_cast<const int64_t*>(axis_ptr);
-    if (axis < -p.rank || axis >= p.rank) return;  // invalid: nothing written
+    if (axis < -p.rank || axis >= p.rank) return -1;
     if (axis < 0) axis += p.rank;
   }
+  return axis;
+}
+
+// Scans line l along `axis`. Integers accumulate in uint64 (wrapping), floats in float.
+template <typename T, typename Acc>
+__host__ __device__ void cum_line(const T* x, T* y, const CumPlan& p, int64_t axis, int64_t l) {
   int64_t n = p.dims[axis], inner = 1;
   for (int d = static_cast<int>(axis) + 1; d < p.rank; ++d) inner *= p.dims[d];
+  const int64_t o = l / inner, i = l % inner;
+  Acc acc = p.prod ? Acc(1) : Acc(0);
+  for (int64_t s = 0; s < n; ++s) {
+    const int64_t k = p.reverse ? n - 1 - s : s;
+    const int64_t at = (o * n + k) * inner + i;
+    Acc v = load_acc<T, Acc>(x, at);
+    if (!p.exclusive) acc = p.prod ? acc * v : acc + v;
+    y[at] = store_acc<T, Acc>(acc);
+    if (p.exclusive) acc = p.prod ? acc * v : acc + v;
+  }
+}
+
+// One thread per line along the axis.
+template <typename T, typename Acc>
+__global__ void cum_kernel(const T* x, T* y, CumPlan p, const void* axis_ptr) {
+  const int64_t axis = cum_axis(p, axis_ptr);
+  if (axis < 0) return;  // invalid runtime axis: nothing written
+  const int64_t n = p.dims[axis];
   const int64_t lines = n ? p.numel / n : 0;
   for (int64_t l = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; l < lines;
-       l += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t o = l / inner, i = l % inner;
-    Acc acc = p.prod ? Acc(1) : Acc(0);
-    for (int64_t s = 0; s < n; ++s) {
-      const int64_t k = p.reverse ? n - 1 - s : s;
-      const int64_t at = (o * n + k) * inner + i;
-      Acc v = load_acc<T, Acc>(x, at);
-      if (!p.exclusive) acc = p.prod ? acc * v : acc + v;
-      y[at] = store_acc<T, Acc>(acc);
-      if (p.exclusive) acc = p.prod ? acc * v : acc + v;
-    }
-  }
+       l += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    cum_line<T, Acc>(x, y, p, axis, l);
 }
 
 class CumKernel : public runtime::Kernel {
