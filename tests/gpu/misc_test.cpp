@@ -1,5 +1,5 @@
-// cuda.shape (Shape, Size, Dropout in inference), cuda.trilu and cuda.cumulative against the
-// CPU reference.
+// cuda.shape (Shape, Size, Dropout in inference), cuda.trilu, cuda.cumulative and cuda.nary
+// against the CPU reference.
 #include <gtest/gtest.h>
 
 #include "case_values.h"
@@ -43,6 +43,19 @@ std::vector<EngineCase> misc_cases() {
                        n.attrs().set("exclusive", int64_t{1});
                        n.attrs().set("reverse", int64_t{1});
                      }, tol, 14, 1, "cuda.cumulative"});
+  }
+  // cuda.nary: variadic Sum/Mean/Max/Min (three inputs, broadcasting; one input) and float Mod.
+  for (DataType dt : {DataType::kFloat32, DataType::kFloat16, DataType::kFloat64}) {
+    std::string sfx = std::string("_") + std::string(dtype_name(dt));
+    const double tol = dt == DataType::kFloat16 ? 2e-3 : 1e-6;
+    for (const char* op : {"Sum", "Mean", "Max", "Min"})
+      cases.push_back({std::string(op) + "_three" + sfx, op,
+                       {random_input(dt, {3, 4, 5}), random_input(dt, {4, 1}), random_input(dt, {5})}, nullptr, tol, 13, 1,
+                       "cuda.nary"});
+    cases.push_back({"Min_one" + sfx, "Min", {random_input(dt, {3, 4})}, nullptr, 0, 13, 1, "cuda.nary"});
+    for (int64_t fmod : {0, 1})
+      cases.push_back({"Mod_fmod" + std::to_string(fmod) + sfx, "Mod", {random_input(dt, {6, 7}), random_input(dt, {7})},
+                       [fmod](ir::Node& n) { n.attrs().set("fmod", fmod); }, tol, 13, 1, "cuda.nary"});
   }
   (void)ints;
   return cases;
