@@ -1,5 +1,5 @@
-// cuda.shape (Shape, Size, Dropout in inference), cuda.trilu, cuda.cumulative and cuda.nary
-// against the CPU reference.
+// cuda.shape (Shape, Size, Dropout in inference), cuda.trilu, cuda.cumulative, cuda.nary and
+// cuda.generator (Range, OneHot) against the CPU reference.
 #include <gtest/gtest.h>
 
 #include "case_values.h"
@@ -56,6 +56,17 @@ std::vector<EngineCase> misc_cases() {
     for (int64_t fmod : {0, 1})
       cases.push_back({"Mod_fmod" + std::to_string(fmod) + sfx, "Mod", {random_input(dt, {6, 7}), random_input(dt, {7})},
                        [fmod](ir::Node& n) { n.attrs().set("fmod", fmod); }, tol, 13, 1, "cuda.nary"});
+  }
+  // cuda.generator: Range with runtime start/limit/delta (the declared output length), OneHot.
+  cases.push_back({"Range_f32", "Range", {given_input(Tensor::scalar_f32(-1.5f)), given_input(Tensor::scalar_f32(7.f)),
+                                          given_input(Tensor::scalar_f32(0.25f))}, nullptr, 1e-6, 11, 1, "cuda.generator"});
+  cases.push_back({"Range_i64_negative_delta", "Range", {given_input(scalar(10)), given_input(scalar(-7)), given_input(scalar(-3))},
+                   nullptr, 0, 11, 1, "cuda.generator"});
+  for (DataType vt : {DataType::kFloat32, DataType::kInt64}) {
+    Tensor values = vt == DataType::kFloat32 ? float_tensor(vt, {2}, [](int64_t i) { return i ? 2.5f : -1.f; }) : ints({0, 7});
+    cases.push_back({"OneHot_axis1_" + std::string(dtype_name(vt)), "OneHot",
+                     {given_input(ints({0, 3, -1, 2, 5, -6}).reshaped({2, 3})), constant_input(scalar(5)), given_input(values)},
+                     [](ir::Node& n) { n.attrs().set("axis", int64_t{1}); }, 0, 11, 1, "cuda.generator"});
   }
   (void)ints;
   return cases;
