@@ -50,9 +50,7 @@ bool plan_of(const ir::Node& n, ShapePlan& p) {
     const ir::Value* tm = n.input(2);
     if (!tm->is_constant() || tm->constant().numel() != 1 || tm->constant().to_i64()[0] != 0) return false;
   }
-  if (n.num_inputs() > 1 && n.input(1) && !n.input(1)->is_constant()) {
-    // A runtime ratio does not change inference; nothing to check.
-  }
+  // The ratio (input 1, constant or not) does not matter in inference.
   if (dtype_of(n.output(0)) != dtype_of(n.input(0)) || dims_of(n.output(0)) != x) return false;
   p.dropout = true;
   p.copy_bytes = static_cast<size_t>(out_numel) * dtype_size(dtype_of(n.input(0)));
