@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Small ONNX models for tests/cli/test_cuda_lowering.sh: each uses ops the CUDA backend must
-lower (one model per family), plus one with an op that has no CUDA kernel (CumSum)."""
+lower (one model per family), plus one with an op that has no CUDA kernel (GridSample)."""
 import sys
 
 import numpy as np
@@ -83,6 +83,6 @@ save("coverage", [h.make_node("Pad", ["x", "pads"], ["p"], mode="reflect"),
       i64("sizes", [2, 4, 5, 7]), i64("axes23", [2, 3]), i64("axes1", [1]), i64("split", [2, 2])], opset=18)
 
 # An op with no CUDA kernel: the build must fail naming it.
-save("unsupported_cumsum", [h.make_node("Relu", ["x"], ["r"]),
-                            h.make_node("CumSum", ["r", "axis"], ["y"], name="the_cumsum")],
-     [("x", F, [4, 8])], [("y", F, [4, 8])], [nh.from_array(np.array(1, dtype=np.int64), "axis")])
+save("unsupported_gridsample", [h.make_node("Relu", ["x"], ["r"]),
+                                h.make_node("GridSample", ["r", "grid"], ["y"], name="the_gridsample")],
+     [("x", F, [1, 1, 4, 4]), ("grid", F, [1, 3, 3, 2])], [("y", F, [1, 1, 3, 3])], [])

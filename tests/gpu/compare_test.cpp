@@ -1,7 +1,9 @@
 // cuda.compare against the CPU reference: comparisons with broadcasting over float32, float16,
-// int32, int64 (inputs with many equal values so Equal and the *OrEqual forms are exercised),
+// int16, int32, int64, uint32, uint64 (inputs with many equal values so Equal and the *OrEqual forms are exercised),
 // and the logical ops on bool.
 #include <gtest/gtest.h>
+
+#include <cstring>
 
 #include "case_values.h"
 #include "engine_case.h"
@@ -14,12 +16,14 @@ TEST_P(CudaCompare, MatchesCpuReference) { run_engine_case(GetParam()); }
 
 // Small integers (as the dtype) so that equal pairs are common.
 Tensor small_values(DataType dt, std::vector<int64_t> dims, uint64_t seed) {
-  if (dt == DataType::kInt64 || dt == DataType::kInt32) {
+  if (dt == DataType::kInt64 || dt == DataType::kInt32 || dt == DataType::kInt16 || dt == DataType::kUInt32 ||
+      dt == DataType::kUInt64) {
+    const bool is_unsigned = dt == DataType::kUInt32 || dt == DataType::kUInt64;
     Tensor t(dt, dims);
+    const size_t es = dtype_size(dt);
     for (int64_t i = 0; i < t.numel(); ++i) {
-      int64_t v = static_cast<int64_t>(hashed(i, seed, -3.f, 3.f));
-      if (dt == DataType::kInt64) t.data<int64_t>()[i] = v;
-      else t.data<int32_t>()[i] = static_cast<int32_t>(v);
+      int64_t v = static_cast<int64_t>(hashed(i, seed, is_unsigned ? 0.f : -3.f, 3.f));
+      std::memcpy(static_cast<uint8_t*>(t.raw()) + i * es, &v, es);  // little-endian truncation
     }
     return t;
   }
@@ -33,7 +37,8 @@ Tensor small_values(DataType dt, std::vector<int64_t> dims, uint64_t seed) {
 
 std::vector<EngineCase> compare_cases() {
   std::vector<EngineCase> cases;
-  for (DataType dt : {DataType::kFloat32, DataType::kFloat16, DataType::kInt32, DataType::kInt64}) {
+  for (DataType dt : {DataType::kFloat32, DataType::kFloat16, DataType::kInt32, DataType::kInt64, DataType::kInt16,
+                      DataType::kUInt32, DataType::kUInt64}) {
     std::string sfx = std::string("_") + std::string(dtype_name(dt));
     for (const char* op : {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"}) {
       cases.push_back({std::string(op) + "_bcast" + sfx, op,

@@ -16,7 +16,8 @@ std::vector<EngineCase> conv_transpose_cases() {
   std::vector<EngineCase> cases;
   for (DataType dt : {DataType::kFloat32, DataType::kFloat16}) {
     const std::string sfx = std::string("_") + short_name(dt);
-    const double tol = dt == DataType::kFloat32 ? 1e-4 : 4e-3;
+    // float16: the CPU reference sums overlapping kernel taps in float16 (col2im), hence 1e-2.
+    const double tol = dt == DataType::kFloat32 ? 1e-4 : 1e-2;
     auto w = [dt](std::vector<int64_t> dims, uint64_t seed) { return constant_input(io::random_tensor(dt, dims, seed)); };
     cases.push_back({"ConvT_2x2_stride2_bias" + sfx, "ConvTranspose", {random_input(dt, {2, 8, 5, 6}), w({8, 4, 2, 2}, 1), w({4}, 2)},
                      [](ir::Node& n) { n.attrs().set("strides", std::vector<int64_t>{2, 2}); }, tol, 17, 1, "cuda.conv_transpose"});

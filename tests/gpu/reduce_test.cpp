@@ -1,6 +1,6 @@
 // cuda.reduce against the CPU reference: every Reduce* op, axes as attribute / constant input /
 // runtime input, keepdims, noop_with_empty_axes, warp- and block-per-output paths; ArgMax/ArgMin
-// with ties and select_last_index. float32 and float16.
+// with ties and select_last_index; Hardmax and LpNormalization. float32 and float16.
 #include <gtest/gtest.h>
 
 #include "case_values.h"
@@ -65,6 +65,16 @@ std::vector<EngineCase> reduce_cases() {
                        n.attrs().set("axis", int64_t{-1});
                        n.attrs().set("keepdims", int64_t{0});
                      }, 0, 13, 1, "cuda.reduce"});
+    // Row ops written back: Hardmax (opset 13 one axis; opset 11 coerced to 2-D), LpNormalization.
+    cases.push_back({"Hardmax_axis1" + sfx, "Hardmax", {random_input(dt, {3, 40, 5})},
+                     [](ir::Node& n) { n.attrs().set("axis", int64_t{1}); }, 0, 13, 1, "cuda.reduce"});
+    cases.push_back({"Hardmax_opset11_coerced" + sfx, "Hardmax", {random_input(dt, {3, 4, 5})}, nullptr, 0, 11, 1, "cuda.reduce"});
+    for (int64_t pn : {1, 2})
+      cases.push_back({"LpNormalization_p" + std::to_string(pn) + sfx, "LpNormalization", {random_input(dt, {4, 33, 6})},
+                       [pn](ir::Node& n) {
+                         n.attrs().set("p", pn);
+                         n.attrs().set("axis", int64_t{1});
+                       }, tol, 13, 1, "cuda.reduce"});
     // Ties: values 0..3 repeated, first vs last index.
     for (int64_t last : {0, 1}) {
       CaseInput ties = given_input(float_tensor(dt, {5, 64}, [](int64_t i) { return static_cast<float>((i * 7) % 4); }));

@@ -30,6 +30,7 @@ struct ConformanceOptions {
   std::string expect_path;          // fail when a listed test does not pass
   std::string write_expected_path;  // write the list of passing tests
   std::string target_arch;          // GPU backends: lower only, for this arch, without a GPU
+  bool engine = false;              // cpu: build and run engines as GPU backends do (not the interpreter)
   bool quiet = false;
 };
 
@@ -151,7 +152,9 @@ TestResult run_gpu_case(const fs::path& dir, const GpuRun& gpu, double rtol, dou
       }
       continue;  // another shape than the engine was built for: only the first set counts
     }
-    auto outputs = ctx.value()->run(inputs);
+    std::map<std::string, Tensor> bound;  // the optimizer may have dropped an unused input
+    for (const auto& bi : engine->inputs()) bound[bi.name] = inputs.at(bi.name);
+    auto outputs = ctx.value()->run(bound);
     if (!outputs.is_ok()) {
       r.detail = outputs.status().message();
       return r;
@@ -268,6 +271,13 @@ int conformance(const ConformanceOptions& o) {
     }
   } else if (o.backend != "cpu") {
     return report(invalid_argument("--backend must be cpu or cuda, got '" + o.backend + "'"));
+  } else if (o.engine) {  // the engine path of GPU backends, on the CPU, with the tests' own tolerances
+    gpu = std::make_unique<GpuRun>();
+    gpu->backend = runtime::Backend::kCpu;
+    auto device = runtime::make_device(runtime::Backend::kCpu);
+    if (!device.is_ok()) return report(device.status());
+    gpu->device = device.value();
+    gpu->min_rtol = gpu->min_atol = 0;
   } else if (!o.target_arch.empty()) {
     return report(invalid_argument("--target-arch is for GPU backends (--backend cuda)"));
   }
@@ -289,12 +299,30 @@ int conformance(const ConformanceOptions& o) {
   std::vector<TestResult> results;
   int passed = 0, failed = 0, skipped = 0;
   auto start = std::chrono::steady_clock::now();
+  if (gpu) std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a crash on the GPU still leaves the lines before it
   for (const auto& dir : cases) {
     TestResult r;
     try {
       r = run_case(dir, gpu.get());
     } catch (const std::exception& e) {
       r = {dir.filename().string(), Outcome::kFail, std::string("uncaught exception: ") + e.what(), 0};
+    }
+    // After a failure on the GPU, check that the device still works: a kernel fault poisons the
+    // CUDA context and would fail every later test for no reason of their own.
+    if (gpu && gpu->device && r.outcome == Outcome::kFail) {
+      Status probe = Status::ok();
+      auto p = gpu->device->allocate(256);
+      if (!p.is_ok()) probe = p.status();
+      else {
+        probe = gpu->device->memset_zero(p.value(), 256, nullptr);
+        if (probe.is_ok()) probe = gpu->device->synchronize(nullptr);
+        gpu->device->free(p.value());
+      }
+      if (!probe.is_ok()) {
+        std::printf("FAIL %s: %s\n", r.name.c_str(), r.detail.c_str());
+        return report(internal_error("the GPU is unusable after " + r.name + " (" + probe.message() +
+                                     "); stopping: later results would be meaningless"));
+      }
     }
     const char* tag = r.outcome == Outcome::kPass ? "PASS" : r.outcome == Outcome::kFail ? "FAIL" : "UNSUPPORTED";
     (r.outcome == Outcome::kPass ? passed : r.outcome == Outcome::kFail ? failed : skipped)++;
@@ -328,6 +356,9 @@ int conformance(const ConformanceOptions& o) {
   if (!o.write_expected_path.empty()) {
     std::ofstream out(o.write_expected_path);
     if (o.backend == "cpu") out << "# ONNX node tests the CPU backend passes; make test fails when one of them stops passing.\n";
+    else if (gpu && !gpu->device)
+      out << "# ONNX node tests whose every node lowers to a " << o.backend << " kernel (" << o.target_arch
+          << ", no GPU); ctest conformance_cuda_lowering fails when one of them stops lowering.\n";
     else out << "# ONNX node tests the " << o.backend << " backend passes.\n";
     for (const auto& r : results)
       if (r.outcome == Outcome::kPass) out << r.name << "\n";
@@ -361,6 +392,8 @@ void add_conformance_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--filter", o->filter, "run only tests whose name matches this regex");
   cmd->add_option("--expect", o->expect_path, "fail if a test listed in this file does not pass");
   cmd->add_option("--write-expected", o->write_expected_path, "write the passing tests to this file");
+  cmd->add_flag("--engine", o->engine, "with --backend cpu: build and run an engine per test (the GPU backends' path) "
+                                       "instead of the interpreter");
   cmd->add_flag("--quiet", o->quiet, "print only failures and the summary");
   cmd->callback([o, &exit_code] { exit_code = conformance(*o); });
 }

@@ -1,5 +1,5 @@
-// cuda.compare: Equal, Less, Greater, LessOrEqual, GreaterOrEqual (float32/float16/bfloat16,
-// int32/int64, and bool/uint8/int8 for Equal) and the logical And, Or, Xor (bool) with
+// cuda.compare: Equal, Less, Greater, LessOrEqual, GreaterOrEqual (float32/float16/bfloat16/
+// float64, every integer type, bool) and the logical And, Or, Xor (bool) with
 // multidirectional broadcasting, and Not; the output is bool. Values compare in their own type
 // (integers exactly, halves as float).
 #include "backends/cuda/cuda_check.h"
@@ -11,7 +11,7 @@ namespace kiln::cuda {
 namespace {
 
 enum class CmpOp : int { kEqual, kLess, kGreater, kLessEqual, kGreaterEqual, kAnd, kOr, kXor, kNot };
-enum class Kind : int { kF32, kF16, kBF16, kI32, kI64, kU8, kI8 };
+enum class Kind : int { kF32, kF16, kBF16, kF64, kI32, kI64, kU8, kI8, kI16, kU16, kU32, kU64 };
 
 struct ComparePlan {
   IndexMap map;
@@ -55,6 +55,11 @@ bool plan_of(const ir::Node& n, ComparePlan& p) {
       case DataType::kInt64: p.kind = Kind::kI64; break;
       case DataType::kBool: case DataType::kUInt8: p.kind = Kind::kU8; break;
       case DataType::kInt8: p.kind = Kind::kI8; break;
+      case DataType::kInt16: p.kind = Kind::kI16; break;
+      case DataType::kUInt16: p.kind = Kind::kU16; break;
+      case DataType::kUInt32: p.kind = Kind::kU32; break;
+      case DataType::kUInt64: p.kind = Kind::kU64; break;
+      case DataType::kFloat64: p.kind = Kind::kF64; break;
       default: return false;
     }
   }
@@ -135,6 +140,11 @@ class CompareKernel : public runtime::Kernel {
       case Kind::kI32: compare_kernel<int32_t><<<grid, 256, 0, s>>>(a, b, y, p_); break;
       case Kind::kI64: compare_kernel<int64_t><<<grid, 256, 0, s>>>(a, b, y, p_); break;
       case Kind::kI8: compare_kernel<int8_t><<<grid, 256, 0, s>>>(a, b, y, p_); break;
+      case Kind::kI16: compare_kernel<int16_t><<<grid, 256, 0, s>>>(a, b, y, p_); break;
+      case Kind::kU16: compare_kernel<uint16_t><<<grid, 256, 0, s>>>(a, b, y, p_); break;
+      case Kind::kU32: compare_kernel<uint32_t><<<grid, 256, 0, s>>>(a, b, y, p_); break;
+      case Kind::kU64: compare_kernel<uint64_t><<<grid, 256, 0, s>>>(a, b, y, p_); break;
+      case Kind::kF64: compare_kernel<double><<<grid, 256, 0, s>>>(a, b, y, p_); break;
       default: compare_kernel<uint8_t><<<grid, 256, 0, s>>>(a, b, y, p_);
     }
     KILN_CUDA_CHECK_LAUNCH();

@@ -89,49 +89,56 @@ bool geometry(const ir::Node& n, ConvTGeometry& g) {
   return true;
 }
 
+__host__ __device__ inline float load_f(float v) { return v; }
+__device__ inline float load_f(__half v) { return __half2float(v); }
+__device__ inline float load_f(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+// Output element i (bias included); __host__ too so the index math can be checked on the CPU.
 template <typename T>
-__global__ void conv_transpose_kernel(const T* x, const T* w, const T* b, T* y, ConvTGeometry g) {
+__host__ __device__ float conv_transpose_value(const T* x, const T* w, const T* b, const ConvTGeometry& g, int64_t i) {
   int64_t out_size = 1, in_size = 1, ksize = 1;
   for (int d = 0; d < g.nd; ++d) {
     out_size *= g.out[d];
     in_size *= g.in[d];
     ksize *= g.kernel[d];
   }
-  const int64_t total = g.batch * g.out_channels * out_size;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    int64_t o[kMaxSpatial];
-    int64_t rest = i % out_size;
-    for (int d = g.nd - 1; d >= 0; --d) {
-      o[d] = rest % g.out[d];
-      rest /= g.out[d];
-    }
-    const int64_t oc = (i / out_size) % g.out_channels, n = i / (out_size * g.out_channels);
-    const int64_t grp = oc / g.mg, m = oc % g.mg;
-    float acc = g.bias ? to_float(b[oc]) : 0.f;
-    for (int64_t kk = 0; kk < ksize; ++kk) {
-      // Kernel position kk -> k[d]; the input position it reads, if any.
-      int64_t krest = kk, in_off = 0;
-      bool valid = true;
-      int64_t k[kMaxSpatial];
-      for (int d = g.nd - 1; d >= 0; --d) {
-        k[d] = krest % g.kernel[d];
-        krest /= g.kernel[d];
-      }
-      for (int d = 0; d < g.nd && valid; ++d) {
-        int64_t t = o[d] + g.pad[d] - k[d] * g.dilation[d];
-        if (t < 0 || t % g.stride[d] != 0 || t / g.stride[d] >= g.in[d]) valid = false;
-        else in_off = in_off * g.in[d] + t / g.stride[d];
-      }
-      if (!valid) continue;
-      for (int64_t c = grp * g.cg; c < (grp + 1) * g.cg; ++c) {
-        float xv = to_float(x[(n * g.in_channels + c) * in_size + in_off]);
-        float wv = to_float(w[(c * g.mg + m) * ksize + kk]);
-        acc += xv * wv;
-      }
-    }
-    y[i] = from_float<T>(acc);
+  int64_t o[kMaxSpatial];
+  int64_t rest = i % out_size;
+  for (int d = g.nd - 1; d >= 0; --d) {
+    o[d] = rest % g.out[d];
+    rest /= g.out[d];
   }
+  const int64_t oc = (i / out_size) % g.out_channels, n = i / (out_size * g.out_channels);
+  const int64_t grp = oc / g.mg, m = oc % g.mg;
+  float acc = g.bias ? load_f(b[oc]) : 0.f;
+  for (int64_t kk = 0; kk < ksize; ++kk) {
+    // Kernel position kk -> k[d]; the input position it reads, if any.
+    int64_t krest = kk, in_off = 0;
+    bool valid = true;
+    int64_t k[kMaxSpatial];
+    for (int d = g.nd - 1; d >= 0; --d) {
+      k[d] = krest % g.kernel[d];
+      krest /= g.kernel[d];
+    }
+    for (int d = 0; d < g.nd && valid; ++d) {
+      int64_t t = o[d] + g.pad[d] - k[d] * g.dilation[d];
+      if (t < 0 || t % g.stride[d] != 0 || t / g.stride[d] >= g.in[d]) valid = false;
+      else in_off = in_off * g.in[d] + t / g.stride[d];
+    }
+    if (!valid) continue;
+    for (int64_t c = grp * g.cg; c < (grp + 1) * g.cg; ++c)
+      acc += load_f(x[(n * g.in_channels + c) * in_size + in_off]) * load_f(w[(c * g.mg + m) * ksize + kk]);
+  }
+  return acc;
+}
+
+template <typename T>
+__global__ void conv_transpose_kernel(const T* x, const T* w, const T* b, T* y, ConvTGeometry g) {
+  int64_t total = g.batch * g.out_channels;
+  for (int d = 0; d < g.nd; ++d) total *= g.out[d];
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    y[i] = from_float<T>(conv_transpose_value(x, w, b, g, i));
 }
 
 class ConvTransposeKernel : public runtime::Kernel {

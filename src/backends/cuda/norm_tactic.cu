@@ -126,6 +126,13 @@ __device__ float block_sum(float v, float* shared) {
   return r;
 }
 
+// Which scale/bias element element i of row r uses.
+__host__ __device__ inline int64_t param_index(const NormPlan& p, int64_t r, int64_t i) {
+  if (p.kind == NormKind::kRms || p.kind == NormKind::kLayer) return p.scalar_scale ? 0 : i;
+  const int64_t g = r % p.groups;
+  return p.per_group_params ? g : g * p.per_group + i / p.spatial;
+}
+
 template <typename T>
 __global__ void norm_kernel(const T* x, const T* scale, const T* bias, T* y, float* mean_out, float* inv_out,
                             NormPlan p) {
@@ -149,11 +156,8 @@ __global__ void norm_kernel(const T* x, const T* scale, const T* bias, T* y, flo
       if (mean_out) mean_out[r] = mean;
       if (inv_out) inv_out[r] = inv;
     }
-    const int64_t g = r % p.groups;
     for (int64_t i = threadIdx.x; i < p.len; i += blockDim.x) {
-      int64_t q;
-      if (p.kind == NormKind::kRms || p.kind == NormKind::kLayer) q = p.scalar_scale ? 0 : i;
-      else q = p.per_group_params ? g : g * p.per_group + i / p.spatial;
+      const int64_t q = param_index(p, r, i);
       float o = (to_float(row[i]) - mean) * inv * to_float(scale[q]);
       if (p.bias) o += to_float(bias[q]);
       out[i] = from_float<T>(o);

@@ -124,11 +124,11 @@ bool plan_of(const ir::Node& n, PadPlan& p) {
     p.pb[d] = std::max<int64_t>(0, begin[k]);
     p.out_dims[d] = y[k];
     p.in_dims[d] = x[k];
+    p.n *= y[k];
     if (p.runtime_pads) continue;  // checked by the kernel against the pads it reads
     if (y[k] != x[k] + begin[k] + end[k] || p.len[d] < 0) return false;
     // Edge/reflect/wrap need input to copy from where they pad.
     if (p.mode != PadMode::kConstant && p.len[d] == 0 && y[k] > 0) return false;
-    p.n *= y[k];
   }
   p.elem = es;
   return true;
@@ -136,7 +136,7 @@ bool plan_of(const ir::Node& n, PadPlan& p) {
 
 // Input index on one axis for output coordinate c (already shifted by the begin padding), or -1
 // for the fill value. Same rules as the CPU reference (src/ops/slice_pad.cpp).
-__device__ inline int64_t pad_coord(int64_t c, int64_t n, PadMode mode) {
+__host__ __device__ inline int64_t pad_coord(int64_t c, int64_t n, PadMode mode) {
   if (c >= 0 && c < n) return c;
   switch (mode) {
     case PadMode::kConstant: return -1;
@@ -153,7 +153,7 @@ __device__ inline int64_t pad_coord(int64_t c, int64_t n, PadMode mode) {
 
 // Reads runtime pads into p; false when they do not give the planned output dims (then the
 // whole launch writes nothing, uniformly, rather than reading out of bounds).
-__device__ bool apply_runtime_pads(PadPlan& p, const int64_t* pads) {
+__host__ __device__ bool apply_runtime_pads(PadPlan& p, const int64_t* pads) {
   for (int d = 0; d < p.rank; ++d) {
     int64_t b = 0, e = 0;
     if (p.pad_index[d] >= 0) {

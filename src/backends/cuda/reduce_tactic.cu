@@ -1,6 +1,7 @@
 // cuda.reduce: ReduceSum/Mean/Max/Min/Prod/L1/L2/SumSquare/LogSum/LogSumExp over any set of
-// axes (attribute, or a constant `axes` input), keepdims, noop_with_empty_axes; and ArgMax /
-// ArgMin (one axis, keepdims, select_last_index). Float32/float16/bfloat16 inputs, float
+// axes (attribute, or a constant `axes` input), keepdims, noop_with_empty_axes; ArgMax /
+// ArgMin (one axis, keepdims, select_last_index); and the row ops that write the row back:
+// Hardmax (one-hot of the first maximum) and LpNormalization (p 1 or 2; a zero norm gives 0). Float32/float16/bfloat16 inputs, float
 // accumulation. One warp per output element (one block when there are few outputs and long
 // reductions); the reduced elements are walked in row-major order of the reduced dims.
 #include <cfloat>
@@ -15,6 +16,8 @@ namespace kiln::cuda {
 namespace {
 
 enum class RedOp : int { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp, kArgMax, kArgMin };
+// Row ops that reduce and then write the whole row back (output shaped like the input).
+enum class RowWrite : int { kNone, kHardmax, kLpNorm };
 
 struct ReduceGeometry {
   int kept_rank = 0, red_rank = 0;
@@ -28,6 +31,7 @@ struct ReduceGeometry {
   int rank = 0;
   int64_t dims[kMaxRank], strides[kMaxRank];
   RedOp op = RedOp::kSum;
+  RowWrite write = RowWrite::kNone;
   bool select_last = false;
   DataType dt = DataType::kFloat32;
 };
@@ -48,17 +52,42 @@ bool op_of(const std::string& t, RedOp& op) {
 
 // The static geometry of a node, or false when this tactic does not take it.
 bool geometry(const ir::Node& n, ReduceGeometry& g) {
-  if (!n.domain().empty() || !op_of(n.op_type(), g.op) || n.num_inputs() < 1 || !all_static(n)) return false;
+  // Hardmax (ArgMax over the row, written as one-hot) and LpNormalization (L1 / L2 norm, x / norm).
+  g.write = RowWrite::kNone;
+  if (n.domain().empty() && (n.op_type() == "Hardmax" || n.op_type() == "LpNormalization")) {
+    if (n.num_inputs() != 1 || n.num_outputs() != 1 || !n.input(0) || !n.output(0) || !all_static(n)) return false;
+    const bool hard = n.op_type() == "Hardmax";
+    g.write = hard ? RowWrite::kHardmax : RowWrite::kLpNorm;
+    if (hard) {
+      g.op = RedOp::kArgMax;
+    } else {
+      int64_t p = n.attrs().get_int("p", 2);
+      if (p != 1 && p != 2) return false;
+      g.op = p == 1 ? RedOp::kL1 : RedOp::kL2;
+    }
+  } else if (!n.domain().empty() || !op_of(n.op_type(), g.op) || n.num_inputs() < 1 || !all_static(n)) {
+    return false;
+  }
   if (n.num_outputs() != 1 || !n.output(0)) return false;
   DataType dt = dtype_of(n.input(0));
   if (!is_kernel_float(dt)) return false;
-  const bool is_arg = g.op == RedOp::kArgMax || g.op == RedOp::kArgMin;
+  const bool is_arg = g.write == RowWrite::kNone && (g.op == RedOp::kArgMax || g.op == RedOp::kArgMin);
   if (dtype_of(n.output(0)) != (is_arg ? DataType::kInt64 : dt)) return false;
   auto x = dims_of(n.input(0));
   const int64_t rank = static_cast<int64_t>(x.size());
   if (rank > kMaxRank) return false;
   std::vector<bool> reduced(static_cast<size_t>(rank), false);
-  if (is_arg) {
+  if (g.write != RowWrite::kNone) {
+    if (rank == 0 || dims_of(n.output(0)) != x) return false;
+    // Hardmax before opset 13 coerces to 2-D at `axis` (default 1): the row is every dim from it.
+    const ir::Graph* graph = n.owner();
+    const bool coerce = g.write == RowWrite::kHardmax && graph && graph->opset("") < 13;
+    int64_t axis = n.attrs().get_int("axis", coerce ? 1 : -1);
+    if (axis < -rank || axis >= rank) return false;
+    if (axis < 0) axis += rank;
+    for (int64_t d = axis; d < (coerce ? rank : axis + 1); ++d) reduced[static_cast<size_t>(d)] = true;
+    g.select_last = false;
+  } else if (is_arg) {
     if (n.num_inputs() != 1 || rank == 0) return false;
     int64_t axis = n.attrs().get_int("axis", 0);
     if (axis < -rank || axis >= rank) return false;
@@ -121,26 +150,28 @@ bool geometry(const ir::Node& n, ReduceGeometry& g) {
   }
   int64_t out_numel = 1;
   for (int64_t d : dims_of(n.output(0))) out_numel *= d;
-  if (g.runtime_axes >= 0) {
+  if (g.write != RowWrite::kNone) {
+    // n_out (rows) as computed above; the output is the input's shape, checked above.
+  } else if (g.runtime_axes >= 0) {
     g.n_out = out_numel;  // the kernel checks that the axes it reads give this many outputs
   } else if (out_numel != g.n_out) {
     return false;  // keepdims disagreement: not ours to judge
   }
-  if (is_arg && g.n_red == 0 && g.n_out > 0) return false;  // arg of an empty axis is an error
+  if ((is_arg || g.write == RowWrite::kHardmax) && g.n_red == 0 && g.n_out > 0) return false;  // arg of an empty axis
   g.dt = dt;
   return true;
 }
 
 // NaN-propagating max/min, as the reference (numpy) does.
-__device__ inline float nan_max(float a, float b) { return (a != a || a >= b) ? a : b; }
-__device__ inline float nan_min(float a, float b) { return (a != a || a <= b) ? a : b; }
+__host__ __device__ inline float nan_max(float a, float b) { return (a != a || a >= b) ? a : b; }
+__host__ __device__ inline float nan_min(float a, float b) { return (a != a || a <= b) ? a : b; }
 
 struct Acc {
   float v;
   int64_t idx;  // arg ops only
 };
 
-__device__ inline Acc identity(RedOp op) {
+__host__ __device__ inline Acc identity(RedOp op) {
   switch (op) {
     case RedOp::kMax: case RedOp::kArgMax: return {-INFINITY, -1};
     case RedOp::kMin: case RedOp::kArgMin: return {INFINITY, -1};
@@ -152,7 +183,7 @@ __device__ inline Acc identity(RedOp op) {
 
 // Is candidate b better than the current best a (arg ops)? NaN is the extreme; ties go to the
 // first (or, with select_last_index, the last) index. idx -1 is "nothing yet".
-__device__ inline bool arg_better(Acc a, Acc b, bool is_max, bool last) {
+__host__ __device__ inline bool arg_better(Acc a, Acc b, bool is_max, bool last) {
   if (b.idx < 0) return false;
   if (a.idx < 0) return true;
   bool a_nan = a.v != a.v, b_nan = b.v != b.v;
@@ -163,7 +194,7 @@ __device__ inline bool arg_better(Acc a, Acc b, bool is_max, bool last) {
   return is_max ? b.v > a.v : b.v < a.v;
 }
 
-__device__ inline Acc combine(Acc a, Acc b, RedOp op, bool last) {
+__host__ __device__ inline Acc combine(Acc a, Acc b, RedOp op, bool last) {
   switch (op) {
     case RedOp::kMax: return {nan_max(a.v, b.v), 0};
     case RedOp::kMin: return {nan_min(a.v, b.v), 0};
@@ -175,7 +206,7 @@ __device__ inline Acc combine(Acc a, Acc b, RedOp op, bool last) {
 }
 
 // The term one input element contributes (shift: the row max for LogSumExp).
-__device__ inline float term(float x, RedOp op, float shift) {
+__host__ __device__ inline float term(float x, RedOp op, float shift) {
   switch (op) {
     case RedOp::kL1: return fabsf(x);
     case RedOp::kL2: case RedOp::kSumSquare: return x * x;
@@ -207,7 +238,7 @@ __device__ Acc group_reduce(Acc v, RedOp op, bool last, int group, Acc* shared) 
   return result;
 }
 
-__device__ inline int64_t red_offset(const ReduceGeometry& g, int64_t r) {
+__host__ __device__ inline int64_t red_offset(const ReduceGeometry& g, int64_t r) {
   int64_t off = 0;
   for (int d = g.red_rank - 1; d >= 0; --d) {
     off += (r % g.red_dims[d]) * g.red_strides[d];
@@ -219,7 +250,7 @@ __device__ inline int64_t red_offset(const ReduceGeometry& g, int64_t r) {
 // group = 32: each warp of the block handles one output; group = blockDim.x: the block does.
 // Fills the kept/reduced dims of g from axes read on the device (runtime axes input); false when
 // they are out of range, repeated, or give another output size than the engine planned.
-__device__ bool apply_runtime_axes(ReduceGeometry& g, const int64_t* axes) {
+__host__ __device__ bool apply_runtime_axes(ReduceGeometry& g, const int64_t* axes) {
   bool reduced[kMaxRank];
   for (int d = 0; d < g.rank; ++d) reduced[d] = g.runtime_axes == 0 && !g.noop_with_empty_axes;
   for (int i = 0; i < g.runtime_axes; ++i) {
@@ -269,7 +300,7 @@ __global__ void reduce_kernel(const T* x, void* y, ReduceGeometry g, int group, 
         rest /= g.kept_dims[d];
       }
     }
-    const bool is_arg = g.op == RedOp::kArgMax || g.op == RedOp::kArgMin;
+    const bool is_arg = g.op == RedOp::kArgMax || g.op == RedOp::kArgMin;  // Hardmax too
     float shift = 0.f;
     if (g.op == RedOp::kLogSumExp) {  // the row max first (finite values only, as the reference)
       Acc m{-INFINITY, 0};
@@ -289,6 +320,19 @@ __global__ void reduce_kernel(const T* x, void* y, ReduceGeometry g, int group, 
         acc = combine(acc, t, g.op, g.select_last);
       }
     acc = group_reduce(acc, g.op, g.select_last, group, shared);
+    if (g.write != RowWrite::kNone) {  // every lane writes its share of the row back
+      if (active) {
+        const float norm = g.op == RedOp::kL2 ? sqrtf(acc.v) : acc.v;
+        for (int64_t r = lane; r < g.n_red; r += group) {
+          const int64_t at = base + red_offset(g, r);
+          float v;
+          if (g.write == RowWrite::kHardmax) v = r == acc.idx ? 1.f : 0.f;
+          else v = norm == 0.f ? 0.f : to_float(x[at]) / norm;
+          static_cast<T*>(y)[at] = from_float<T>(v);
+        }
+      }
+      continue;
+    }
     if (active && lane == 0) {
       float v = acc.v;
       switch (g.op) {
