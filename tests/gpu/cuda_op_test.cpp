@@ -287,6 +287,14 @@ std::vector<OpCase> fused_cases() {
       n.attrs().set("swapped", std::vector<int64_t>{0, 0, 1, 0});
     };
     cases.push_back(chain);
+    // No operand broadcasts: the kernel's dense path (offsets = the output index).
+    OpCase dense{"ElementwiseChain_dense" + sfx, "ElementwiseChain", {{dt, {3, 37, 64}}, {dt, {3, 37, 64}}, {dt, {3, 37, 64}}}, {}, nullptr, tol, 17, "kiln"};
+    dense.set_attrs = [](ir::Node& n) {
+      n.attrs().set("ops", std::vector<std::string>{"Add", "Tanh", "Mul", "Sub"});
+      n.attrs().set("operands", std::vector<int64_t>{2, -1, 1, 2});
+      n.attrs().set("swapped", std::vector<int64_t>{0, 0, 0, 1});
+    };
+    cases.push_back(dense);
     cases.push_back({"KilnGelu" + sfx, "Gelu", {{dt, {3, 333}}}, {}, nullptr, tol, 17, "kiln"});
     OpCase ln{"KilnLayerNorm" + sfx, "LayerNorm", {{dt, {4, 7, 256}}}, {}, nullptr, tol * 2, 17, "kiln"};
     ln.constants[1] = random_constant(dt, {256}, 47);
