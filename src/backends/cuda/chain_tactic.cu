@@ -13,7 +13,7 @@ namespace kiln::cuda {
 namespace {
 
 constexpr int kMaxSteps = 16;
-constexpr int kMaxOperands = 4;  // inputs 1..4
+constexpr int kMaxOperands = 8;  // inputs 1..8 (GPT-2 writes tanh-GELU with five)
 
 struct ChainProgram {
   int steps = 0;
