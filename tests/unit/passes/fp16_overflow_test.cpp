@@ -363,5 +363,38 @@ TEST(Precision, Float16ConstantsSaturateInsteadOfOverflowing) {
   EXPECT_EQ(static_cast<float>(lowered->constant().data<Float16>()[0]), -65504.f);
 }
 
+TEST(Fp16Overflow, WarningsAreCappedAndTheRestLogged) {
+  // x * 1e6, then 12 Negs of the large value: 13 layers keep float32.
+  ir::Model m;
+  ir::Graph& g = *m.graph;
+  g.set_opset("", 17);
+  auto f32 = [](Shape s) { return ir::ValueType::tensor(DataType::kFloat32, std::move(s)); };
+  ir::Value* v = g.add_value("x", f32(Shape{2, 4}));
+  g.inputs().push_back(v);
+  ir::Value* k = g.add_constant("k", filled({1}, 1e6f));
+  ir::Value* big = g.add_value("big", f32(Shape{2, 4}));
+  g.add_node("Mul", {v, k}, {big}, "scale");
+  v = big;
+  for (int i = 0; i < 12; ++i) {
+    ir::Value* next = g.add_value("n" + std::to_string(i), f32(Shape{2, 4}));
+    g.add_node("Neg", {v}, {next}, "neg" + std::to_string(i));
+    v = next;
+  }
+  g.outputs() = {v};
+  runtime::BuilderConfig c = fp16_config();
+  c.disabled_passes = {"elementwise-chain-fusion"};
+  c.verbose = true;
+  std::vector<std::string> logged;
+  c.log = [&](const std::string& l) { logged.push_back(l); };
+  Built b = build(std::move(m), c);
+  ASSERT_TRUE(b.engine);
+  EXPECT_EQ(b.report.float32_layers, 13);
+  ASSERT_EQ(b.warnings.size(), 11u);
+  EXPECT_NE(b.warnings.back().find("3 more layers keep float32"), std::string::npos) << b.warnings.back();
+  size_t listed = 0;
+  for (const auto& l : logged) listed += l.find("keeps float32") != std::string::npos;
+  EXPECT_EQ(listed, 3u);
+}
+
 }  // namespace
 }  // namespace kiln
