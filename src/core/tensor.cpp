@@ -99,7 +99,12 @@ std::vector<int64_t> Tensor::to_i64() const {
   }
   if (is_float(dtype_)) {
     auto f = to_f64();
-    for (int64_t i = 0; i < numel_; ++i) out[i] = static_cast<int64_t>(f[i]);
+    for (int64_t i = 0; i < numel_; ++i) {
+      // Converting NaN or a value outside int64's range is undefined behaviour: refuse it.
+      if (!(f[i] >= -9.2233720368547758e18 && f[i] < 9.2233720368547758e18))
+        throw_error(StatusCode::kInvalidArgument, "value " + std::to_string(f[i]) + " does not fit in int64");
+      out[i] = static_cast<int64_t>(f[i]);
+    }
     return out;
   }
   dispatch_int(dtype_, [&](auto tag) {
