@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "build_flags.h"
 #include "commands.h"
 #include "io/random_inputs.h"
 #include "onnx/importer.h"
@@ -24,12 +25,11 @@ namespace kiln::cli {
 namespace {
 
 struct BenchOptions {
-  std::string model, backend = "cuda", json_path;
-  bool fp16 = false, bf16 = false, tf32 = false, no_graph = false, profile = false, allow_cpu_fallback = false;
+  std::string model, json_path;
+  BuildFlags build{"cuda"};  // for .onnx models
+  bool no_graph = false, profile = false;
   int warmup = 20, iterations = 200;
   int64_t batch = 0;  // binds the symbolic dim "batch" (and the first symbolic dim otherwise)
-  std::vector<std::string> disabled_passes;
-  std::vector<std::string> disabled_tactics;
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -43,14 +43,7 @@ Result<std::shared_ptr<runtime::Engine>> load_or_build(const BenchOptions& o, do
   if (is_engine) return runtime::Engine::load(o.model);
   KILN_ASSIGN_OR_RETURN(ir::Model model, importer::import_model_file(o.model));
   runtime::BuilderConfig config;
-  if (o.backend == "cuda") config.backend = runtime::Backend::kCuda;
-  else if (o.backend != "cpu") return invalid_argument("--backend must be cpu or cuda");
-  config.fp16 = o.fp16;
-  config.allow_cpu_fallback = o.allow_cpu_fallback;
-  config.bf16 = o.bf16;
-  config.tf32 = o.tf32;
-  config.disabled_passes = o.disabled_passes;
-  config.disabled_tactics = o.disabled_tactics;
+  KILN_RETURN_IF_ERROR(apply_build_flags(o.build, config));
   if (o.batch > 0)
     for (const ir::Value* in : model.graph->inputs())
       if (in->type().shape)
@@ -191,23 +184,16 @@ int bench(const BenchOptions& o) {
 }  // namespace
 
 void add_bench_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("bench", "Time an engine (or build one from an ONNX model and time it)");
+  auto* cmd = app.add_subcommand("bench", "Time an engine (or build one from an ONNX model with the build flags, then time it)");
   auto o = std::make_shared<BenchOptions>();
   cmd->add_option("model", o->model, "model.kiln, or model.onnx to build first")->required();
-  cmd->add_option("--backend", o->backend, "backend for .onnx models (cpu or cuda)")->capture_default_str();
   cmd->add_option("--batch", o->batch, "value for the model's symbolic input dims (.onnx)");
   cmd->add_option("--iterations", o->iterations, "timed runs")->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "untimed runs first")->capture_default_str();
-  cmd->add_flag("--fp16", o->fp16, "build with float16 (.onnx)");
-  cmd->add_flag("--bf16", o->bf16, "build with bfloat16 (.onnx)");
-  cmd->add_flag("--tf32", o->tf32, "allow TF32 for float32 matrix products (.onnx)");
   cmd->add_flag("--profile", o->profile, "also time each layer (CUDA) and print the costliest (all of them in --json)");
   cmd->add_flag("--no-cuda-graph", o->no_graph, "launch layer by layer instead of replaying a CUDA graph");
-  cmd->add_flag("--allow-cpu-fallback", o->allow_cpu_fallback,
-                "build (.onnx) with nodes no CUDA kernel supports on the CPU (turns CUDA graphs off)");
-  cmd->add_option("--disable-pass", o->disabled_passes, "skip an optimization pass (.onnx)");
-  cmd->add_option("--disable-tactic", o->disabled_tactics, "skip a kernel (tactic id) (.onnx)");
   cmd->add_option("--json", o->json_path, "write the numbers as JSON");
+  add_build_flags(cmd, o->build);  // apply to .onnx models
   cmd->callback([o, &exit_code] {
     if (o->iterations < 1 || o->warmup < 0) {
       exit_code = report(invalid_argument("--iterations must be >= 1 and --warmup >= 0"));

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "build_flags.h"
 #include "commands.h"
 #include "io/npy.h"
 #include "onnx/importer.h"
@@ -13,14 +14,13 @@ namespace kiln::cli {
 namespace {
 
 struct BuildOptions {
-  std::string model, output, backend = "cpu";
+  std::string model, output;
+  BuildFlags build{"cpu"};
   std::string target_arch;  // build for this GPU architecture without a GPU (sm_90)
-  bool fp16 = false, bf16 = false, tf32 = false, verbose = false;
+  bool verbose = false;
   int64_t workspace_mib = 1024;
-  std::vector<std::string> disabled_passes;
-  std::vector<std::string> disabled_tactics;
   std::vector<std::string> shapes;  // NAME=DIM
-  bool no_overflow_check = false, allow_cpu_fallback = false;
+  bool no_overflow_check = false;
   std::vector<std::string> sample_inputs;  // NAME=FILE.npy or a folder of NAME.npy
 };
 
@@ -62,15 +62,8 @@ int build(const BuildOptions& o) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
   };
   runtime::BuilderConfig config;
-  if (o.backend == "cpu") config.backend = runtime::Backend::kCpu;
-  else if (o.backend == "cuda") config.backend = runtime::Backend::kCuda;
-  else return report(invalid_argument("--backend must be cpu or cuda, got '" + o.backend + "'"));
-  config.fp16 = o.fp16;
-  config.bf16 = o.bf16;
-  config.tf32 = o.tf32;
+  if (Status st = apply_build_flags(o.build, config); !st.is_ok()) return report(st);
   config.workspace_mib = o.workspace_mib;
-  config.disabled_passes = o.disabled_passes;
-  config.disabled_tactics = o.disabled_tactics;
   config.verbose = o.verbose;
   for (const auto& spec : o.shapes) {
     auto eq = spec.find('=');
@@ -82,7 +75,6 @@ int build(const BuildOptions& o) {
   config.log = [](const std::string& m) { std::fprintf(stderr, "[build] %s\n", m.c_str()); };
   config.warn = [](const std::string& m) { std::fprintf(stderr, "[build] warning: %s\n", m.c_str()); };
   config.overflow_check = !o.no_overflow_check;
-  config.allow_cpu_fallback = o.allow_cpu_fallback;
   runtime::BuildReport build_report;
   config.report = &build_report;
   const bool tty = isatty(STDERR_FILENO);
@@ -95,7 +87,7 @@ int build(const BuildOptions& o) {
   if (!model.is_ok()) return report(model.status());
   if (o.verbose) std::fprintf(stderr, "[build] imported %s in %.1f ms\n", o.model.c_str(), ms_since(t0));
   if (!o.sample_inputs.empty()) {
-    if (!o.fp16 || o.no_overflow_check)
+    if (!o.build.fp16 || o.no_overflow_check)
       return report(invalid_argument("--sample-input feeds the fp16 overflow check: it needs --fp16"));
     Status st = load_sample_inputs(o.sample_inputs, *model.value().graph, config.sample_inputs);
     if (!st.is_ok()) return report(st);
@@ -121,7 +113,7 @@ int build(const BuildOptions& o) {
   Status st = engine ? engine->save(o.output) : plan::write_engine_file(offline, o.output);
   if (!st.is_ok()) return report(st);
   const auto& d = engine ? engine->desc() : offline;
-  std::string where = o.backend + (o.target_arch.empty() ? "" : ", " + o.target_arch + " without a GPU");
+  std::string where = o.build.backend + (o.target_arch.empty() ? "" : ", " + o.target_arch + " without a GPU");
   std::printf("built %s -> %s (%s): %lld nodes -> %zu layers, weights %.2f MiB, arena %.2f MiB (naive %.2f MiB), %.1f ms\n",
               o.model.c_str(), o.output.c_str(), where.c_str(), static_cast<long long>(d.source_node_count),
               d.layers.size(), d.weights.bytes / 1048576.0, d.memory.arena_bytes / 1048576.0,
@@ -142,25 +134,18 @@ void add_build_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<BuildOptions>();
   cmd->add_option("model", o->model, "model.onnx")->required();
   cmd->add_option("-o,--output", o->output, "engine file to write (model.kiln)")->required();
-  cmd->add_option("--backend", o->backend, "cpu or cuda")->capture_default_str();
+  add_build_flags(cmd, o->build);
   cmd->add_option("--target-arch", o->target_arch,
                   "build for this GPU architecture (e.g. sm_90) without a GPU; the engine loads on a GPU of that "
                   "architecture with the same CUDA/cuDNN/cuBLAS versions");
-  cmd->add_flag("--fp16", o->fp16, "allow float16 kernels");
-  cmd->add_flag("--bf16", o->bf16, "allow bfloat16 kernels");
-  cmd->add_flag("--tf32", o->tf32, "allow TF32 math for float32 (CUDA)");
   cmd->add_option("--workspace", o->workspace_mib, "the most scratch memory one layer may use, MiB")
       ->capture_default_str();
   cmd->add_option("--shape", o->shapes, "value of a symbolic input dim, NAME=DIM (repeatable), e.g. batch=32");
-  cmd->add_option("--disable-pass", o->disabled_passes, "skip an optimization pass by name (repeatable)");
-  cmd->add_option("--disable-tactic", o->disabled_tactics, "skip a kernel (tactic id) when choosing one per layer (repeatable)");
   cmd->add_flag("-v,--verbose", o->verbose, "print each phase, the chosen kernels and the memory plan");
   cmd->add_flag("--no-overflow-check", o->no_overflow_check,
                 "--fp16: skip the check that keeps layers whose values exceed float16's range in float32");
   cmd->add_option("--sample-input", o->sample_inputs,
                   "--fp16 overflow check input, NAME=FILE.npy or a folder of NAME.npy (repeatable); default random");
-  cmd->add_flag("--allow-cpu-fallback", o->allow_cpu_fallback,
-                "CUDA: run nodes no CUDA kernel supports on the CPU reference inside the engine (slow; no CUDA graphs)");
   cmd->callback([o, &exit_code] { exit_code = build(*o); });
 }
 
