@@ -1,7 +1,7 @@
 // Elementwise chain fusion: a run of elementwise ops where each reads the previous one's
 // output (and nothing else reads it) becomes one kiln::ElementwiseChain node whose program
 // (ops, operands, swapped; docs/FUSED_OPS.md) replays the steps in order: one kernel, one pass
-// over memory. Runs after the pattern fusions, so it only takes what they left.
+// over memory. A late pass: it runs once the pattern fusions are done, and takes what they left.
 #include <set>
 
 #include "passes/pass.h"
@@ -73,6 +73,10 @@ Program program_of(const ir::Node& n) {
 class ElementwiseChainFusion : public Pass {
  public:
   const char* name() const override { return "elementwise-chain-fusion"; }
+  // Late: until shapes are known (a Reshape whose target comes from Shape ops folds only in a
+  // later round) bias-fusion cannot check a bias, and a chain formed meanwhile would keep HF
+  // BERT's bias and residual Adds out of the product for good.
+  bool runs_last() const override { return true; }
 
   bool matches(const ir::Graph&, const ir::Node& n) const override { return n.domain().empty() && is_step(n); }
 

@@ -52,15 +52,20 @@ Status optimize(ir::Graph& graph, const PassOptions& options) {
     // the previous layer's), so deep models need many rounds; rounds are cheap.
     constexpr int kMaxRounds = 200;
     for (int round = 1; round <= kMaxRounds; ++round) {
-      int total = 0;
-      for (auto& pass : passes) {
-        if (!enabled(*pass)) continue;
-        int n = pass->run(graph, options.log);
-        if (n > 0 && options.log)
-          options.log("pass " + std::string(pass->name()) + ": " + std::to_string(n) + " rewrite(s) in round " +
-                      std::to_string(round));
-        total += n;
-      }
+      auto run_passes = [&](bool late) {
+        int total = 0;
+        for (auto& pass : passes) {
+          if (!enabled(*pass) || pass->runs_last() != late) continue;
+          int n = pass->run(graph, options.log);
+          if (n > 0 && options.log)
+            options.log("pass " + std::string(pass->name()) + ": " + std::to_string(n) + " rewrite(s) in round " +
+                        std::to_string(round));
+          total += n;
+        }
+        return total;
+      };
+      int total = run_passes(false);
+      if (total == 0) total = run_passes(true);
       graph.remove_unused_values();
       // Folded shapes make more shapes static, which lets the next round go further.
       KILN_RETURN_IF_ERROR(ops::infer_shapes(graph));
