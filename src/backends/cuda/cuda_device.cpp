@@ -110,18 +110,19 @@ class CudaDevice final : public runtime::Device {
     // threads' work on the legacy stream fail while it is captured.
     auto stream = static_cast<cudaStream_t>(s);
     if (!stream) return false;
-    unsigned int flags = 0;
-    if (cudaStreamGetFlags(stream, &flags) != cudaSuccess) {
-      cudaGetLastError();
-      return false;
-    }
-    if (!(flags & cudaStreamNonBlocking)) return false;
+    // First: inside the caller's own capture (kiln bench), nothing else is asked of the stream.
     cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
     if (cudaStreamIsCapturing(stream, &status) != cudaSuccess) {
       cudaGetLastError();
       return false;
     }
-    return status == cudaStreamCaptureStatusNone;  // not inside the caller's own capture
+    if (status != cudaStreamCaptureStatusNone) return false;
+    unsigned int flags = 0;
+    if (cudaStreamGetFlags(stream, &flags) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    return (flags & cudaStreamNonBlocking) != 0;
   }
   Status begin_capture(runtime::Stream s) override {
     if (!s) return unsupported("the default CUDA stream cannot be captured");

@@ -80,6 +80,34 @@ TEST(ExecutionContextRun, CpuRepeatedCallsGiveFreshResults) {
   EXPECT_EQ((*ctx)->cuda_graph_error(), "");
 }
 
+// An input that is also an output (no layer writes it: enqueue's final copy does).
+TEST(ExecutionContextRun, CpuInputPassedThroughToAnOutput) {
+  ir::Model m = softmax_model();
+  m.graph->outputs().push_back(m.graph->inputs()[0]);
+  auto engine = runtime::Builder::build(m, runtime::BuilderConfig{});
+  ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+  ASSERT_EQ(engine.value()->outputs().size(), 3u);
+  auto ctx = engine.value()->create_context();
+  ASSERT_TRUE(ctx.is_ok());
+  for (int it = 0; it < 3; ++it) {
+    Tensor x = io::random_tensor(DataType::kFloat32, {3, 5}, 300 + it);
+    auto got = (*ctx)->run({{"x", x}});
+    ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+    // The CPU reference on the same graph (as the GPU tests use it) returns x as it is.
+    ir::Model ref_model = softmax_model();
+    ref_model.graph->outputs().push_back(ref_model.graph->inputs()[0]);
+    auto interp = cpu::Interpreter::create(ref_model.graph);
+    ASSERT_TRUE(interp.is_ok());
+    auto ref = (*interp)->run({RuntimeValue(x)});
+    ASSERT_TRUE(ref.is_ok()) << ref.status().to_string();
+    std::vector<Tensor> want;
+    for (const auto& v : *ref) want.push_back(v.tensor());
+    ASSERT_EQ(want.size(), 3u);
+    expect_same(want, *got);
+    EXPECT_EQ(std::memcmp((*got)[2].raw(), x.raw(), x.nbytes()), 0);
+  }
+}
+
 TEST(ExecutionContextRun, BadInputsAreRejectedAndTheContextStaysUsable) {
   ir::Model m = softmax_model();
   auto engine = runtime::Builder::build(m, runtime::BuilderConfig{});
