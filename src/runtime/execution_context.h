@@ -18,8 +18,8 @@
 // no graphs. If a capture or an instantiation fails (a kernel did something uncapturable),
 // the CUDA error state is cleared, the call runs plainly, this context stays on plain launches
 // for good, and the reason is reported once per process on stderr (cuda_graph_error()).
-// A replayed graph reads the binding pointers it was captured with: the caller must keep the
-// same buffers (same addresses), which is what the pointer set check guarantees.
+// A graph reads and writes the addresses it was captured with and is keyed by them alone, so
+// buffers freed and reallocated at the same addresses replay correctly.
 #pragma once
 #include <cstdint>
 #include <functional>
