@@ -8,8 +8,8 @@
 // allocated per call, so contexts can run at once), synchronizes the stream, runs the
 // cpu.reference kernel, copies its outputs host->device and synchronizes again (the staging
 // is freed on return). Synchronizing is not allowed while a stream is captured, so engines
-// with such layers must not be captured into CUDA graphs: `kiln bench` turns capture off for
-// them and says so, `kiln inspect` counts them. The kernel gets its Device from
+// with such layers must not be captured into CUDA graphs: ExecutionContext never captures
+// them, `kiln bench` turns capture off for them and says so, `kiln inspect` counts them. The kernel gets its Device from
 // make_device(Backend::kCuda) (the CUDA backend's factory; the same GPU 0 the engine uses).
 #pragma once
 #include <cstddef>

@@ -7,14 +7,7 @@
 
 namespace kiln::runtime {
 
-Result<void*> CpuDevice::allocate(size_t bytes) {
-  size_t rounded = (bytes + 63) / 64 * 64;
-  if (rounded < bytes) return Status(StatusCode::kOutOfMemory, "host allocation size overflows");
-  if (rounded == 0) rounded = 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) return Status(StatusCode::kOutOfMemory, "out of host memory allocating " + std::to_string(bytes) + " bytes");
-  return p;
-}
+Result<void*> CpuDevice::allocate(size_t bytes) { return allocate_host(bytes); }
 
 void CpuDevice::free(void* ptr) { std::free(ptr); }
 
@@ -33,6 +26,31 @@ Status CpuDevice::copy_device_to_device(void* dst, const void* src, size_t bytes
 Status CpuDevice::memset_zero(void* dst, size_t bytes, Stream) {
   if (bytes) std::memset(dst, 0, bytes);
   return Status::ok();
+}
+
+Result<void*> Device::allocate_host(size_t bytes) {
+  size_t rounded = (bytes + 63) / 64 * 64;
+  if (rounded < bytes) return Status(StatusCode::kOutOfMemory, "host allocation size overflows");
+  if (rounded == 0) rounded = 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) return Status(StatusCode::kOutOfMemory, "out of host memory allocating " + std::to_string(bytes) + " bytes");
+  return p;
+}
+
+void Device::free_host(void* ptr) { std::free(ptr); }
+
+Status Device::begin_capture(Stream) {
+  return unsupported(std::string("backend '") + backend_name(backend()) + "' has no graph capture");
+}
+
+Status Device::end_capture(Stream, GraphExec& exec) {
+  destroy_graph(exec);
+  exec = nullptr;
+  return unsupported(std::string("backend '") + backend_name(backend()) + "' has no graph capture");
+}
+
+Status Device::launch_graph(GraphExec, Stream) {
+  return unsupported(std::string("backend '") + backend_name(backend()) + "' has no graph capture");
 }
 
 namespace {
@@ -85,6 +103,34 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
 
 void DeviceBuffer::reset() {
   if (ptr_ && device_) device_->free(ptr_);
+  ptr_ = nullptr;
+  bytes_ = 0;
+  device_.reset();
+}
+
+Result<HostBuffer> HostBuffer::allocate(std::shared_ptr<Device> device, size_t bytes) {
+  KILN_ASSIGN_OR_RETURN(void* p, device->allocate_host(bytes));
+  HostBuffer b;
+  b.device_ = std::move(device);
+  b.ptr_ = p;
+  b.bytes_ = bytes;
+  return b;
+}
+
+HostBuffer& HostBuffer::operator=(HostBuffer&& o) noexcept {
+  if (this != &o) {
+    reset();
+    device_ = std::move(o.device_);
+    ptr_ = o.ptr_;
+    bytes_ = o.bytes_;
+    o.ptr_ = nullptr;
+    o.bytes_ = 0;
+  }
+  return *this;
+}
+
+void HostBuffer::reset() {
+  if (ptr_ && device_) device_->free_host(ptr_);
   ptr_ = nullptr;
   bytes_ = 0;
   device_.reset();

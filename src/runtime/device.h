@@ -1,13 +1,16 @@
 // Device: the memory and stream services the runtime needs from a backend, and nothing more.
 // The Engine uploads weights with it, each ExecutionContext allocates its arena and workspace
-// with it, and `run()` stages host tensors through it. Kernels never call it: they get raw
+// with it, `run()` stages host tensors through its pinned host memory, and each context
+// captures and replays its CUDA graphs through it. Kernels never call it: they get raw
 // pointers (TensorRef) and the per-context backend state (LaunchContext::backend_state).
 //
 // Contract for every implementation (CpuDevice here, CudaDevice in src/backends/cuda/):
-// - allocate() returns kOutOfMemory (never throws, never aborts) when memory runs out; a
-//   zero-byte request returns a non-null-or-null pointer that free() accepts.
+// - allocate() and allocate_host() return kOutOfMemory (never throw, never abort) when memory
+//   runs out; a zero-byte request returns a pointer (or null) that free()/free_host() accepts.
 // - copies are asynchronous on `stream` where the backend allows (CPU: synchronous); the
-//   caller calls synchronize(stream) before reading host memory a device->host copy wrote.
+//   caller calls synchronize(stream) before reading host memory a device->host copy wrote, and
+//   keeps the host side of any copy alive until then (on CUDA only allocate_host() memory is
+//   truly asynchronous; pageable memory makes the driver stage it).
 // - a null Stream is the backend's default stream.
 // - create_backend_state() makes the per-context handles kernels need (cuDNN/cuBLASLt handles
 //   bound to a stream on CUDA; nullptr on the CPU); destroy_backend_state() frees them.
@@ -57,6 +60,38 @@ class Device {
   // Opaque per-context state passed to kernels in LaunchContext::backend_state.
   virtual Result<void*> create_backend_state(Stream stream) = 0;
   virtual void destroy_backend_state(void* state) = 0;
+
+  // Host memory the device copies from and to asynchronously (page-locked on CUDA, so
+  // copy_*() on it do not stage through a driver buffer); 64-byte aligned at least. The
+  // default is plain aligned host memory, which is what the CPU needs.
+  virtual Result<void*> allocate_host(size_t bytes);
+  virtual void free_host(void* ptr);
+
+  // Graphs: record the work enqueued on a stream once, replay it with one launch (CUDA graphs).
+  // Backends without them keep the defaults: supports_graphs() false, can_capture() false,
+  // the rest kUnsupported / no-ops.
+  // - can_capture(stream): whether capturing on `stream` is possible right now (CUDA: a
+  //   non-null, non-blocking stream that is not already being captured, e.g. by the caller).
+  // - begin_capture(stream): from now until end_capture, work this thread enqueues on `stream`
+  //   is recorded, not run. Capture is thread-local (cudaStreamCaptureModeThreadLocal): other
+  //   threads' contexts and streams are unaffected, and only this thread must not call
+  //   capture-unsafe APIs (synchronize, synchronous copies) meanwhile.
+  // - end_capture(stream, exec): ends the capture and makes `exec` a launchable graph of what
+  //   was recorded. `exec` may hold an earlier graph of the same context: it is updated in
+  //   place when the new work has the same shape (cudaGraphExecUpdate), else destroyed and a
+  //   new one instantiated. On failure (an uncapturable call invalidated the capture, or
+  //   instantiation failed) the capture is still ended, the backend's error state is cleared,
+  //   `exec` is destroyed and set to null, and the error is returned.
+  // - launch_graph(exec, stream): enqueues one replay on `stream` (asynchronous).
+  // - destroy_graph(exec): frees it (null is accepted); the caller makes sure no replay of it
+  //   is still needed (replays already enqueued finish normally on CUDA).
+  using GraphExec = void*;  // cudaGraphExec_t on CUDA
+  virtual bool supports_graphs() const { return false; }
+  virtual bool can_capture(Stream) { return false; }
+  virtual Status begin_capture(Stream);
+  virtual Status end_capture(Stream, GraphExec& exec);
+  virtual Status launch_graph(GraphExec exec, Stream stream);
+  virtual void destroy_graph(GraphExec) {}
 };
 
 // Host memory; streams and backend state are no-ops, copies are memcpy.
@@ -109,6 +144,26 @@ class DeviceBuffer {
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   ~DeviceBuffer() { reset(); }
+  void reset();
+  void* data() const { return ptr_; }
+  size_t size() const { return bytes_; }
+
+ private:
+  std::shared_ptr<Device> device_;
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+// Host staging memory from Device::allocate_host (pinned on CUDA) that frees itself; move-only.
+class HostBuffer {
+ public:
+  HostBuffer() = default;
+  static Result<HostBuffer> allocate(std::shared_ptr<Device> device, size_t bytes);
+  HostBuffer(HostBuffer&& o) noexcept { *this = std::move(o); }
+  HostBuffer& operator=(HostBuffer&& o) noexcept;
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
+  ~HostBuffer() { reset(); }
   void reset();
   void* data() const { return ptr_; }
   size_t size() const { return bytes_; }

@@ -63,6 +63,9 @@ int bench(const BenchOptions& o) {
   runtime::Device& dev = e.device();
   auto ctx = e.create_context();
   if (!ctx.is_ok()) return report(ctx.status());
+  // Bench captures one call itself (time_on_stream) and replays it, or launches layer by layer
+  // with --no-cuda-graph: the context's own graphs stay off so the two modes stay distinct.
+  (*ctx)->set_cuda_graphs(false);
   // Inputs and outputs live on the device for the whole run.
   std::vector<runtime::DeviceBuffer> buffers;
   std::vector<runtime::TensorRef> ins, outs;

@@ -24,6 +24,8 @@ struct RunOptions {
   uint64_t seed = 1;
   std::string output_dir;
   bool verbose = false;
+  bool no_graph = false;
+  int repeat = 1;
 };
 
 }  // namespace
@@ -74,7 +76,7 @@ int write_outputs(const std::string& dir, const std::vector<std::pair<std::strin
 namespace {
 
 int run(const RunOptions& o) {
-  if (is_engine_file(o.model)) return run_engine(o.model, o.inputs, o.seed, o.output_dir, o.verbose);
+  if (is_engine_file(o.model)) return run_engine(o.model, o.inputs, o.seed, o.output_dir, {o.verbose, !o.no_graph, o.repeat});
   auto model = importer::import_model_file(o.model);
   if (!model.is_ok()) return report(model.status());
   std::map<std::string, RuntimeValue> inputs;
@@ -118,8 +120,17 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--random-inputs", o->random, "fill inputs not given with random values");
   cmd->add_option("--seed", o->seed, "seed for --random-inputs");
   cmd->add_option("--output-dir", o->output_dir, "write each output as NAME.npy into this folder");
-  cmd->add_flag("-v,--verbose", o->verbose, "print the engine load time");
-  cmd->callback([o, &exit_code] { exit_code = run(*o); });
+  cmd->add_flag("-v,--verbose", o->verbose, "print the engine load time and how the last call launched");
+  cmd->add_flag("--no-cuda-graph", o->no_graph, "engines on CUDA: launch layer by layer instead of replaying a CUDA graph");
+  cmd->add_option("--repeat", o->repeat, "engines: run this many times (the 2nd call captures a CUDA graph, later ones replay it)")
+      ->capture_default_str();
+  cmd->callback([o, &exit_code] {
+    if (o->repeat < 1) {
+      exit_code = report(invalid_argument("--repeat must be >= 1"));
+      return;
+    }
+    exit_code = run(*o);
+  });
 }
 
 }  // namespace kiln::cli

@@ -18,8 +18,13 @@ void add_bench_command(CLI::App& app, int& exit_code);
 // Engine files (.kiln) in `run` and `inspect` (engine_commands.cpp).
 bool is_engine_file(const std::string& path);  // starts with the "KILN" magic
 int inspect_engine(const std::string& path, bool dot);
+struct EngineRunFlags {
+  bool verbose = false;      // load time, and how the last call launched its layers
+  bool cuda_graphs = true;   // false: --no-cuda-graph
+  int repeat = 1;            // calls of run(); the outputs are the last call's
+};
 int run_engine(const std::string& path, const std::vector<std::string>& inputs, uint64_t seed,
-               const std::string& output_dir, bool verbose);
+               const std::string& output_dir, const EngineRunFlags& flags);
 
 // Shared by run and compare (cmd_run.cpp).
 void print_summary(const std::string& name, const RuntimeValue& value);

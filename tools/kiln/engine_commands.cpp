@@ -1,4 +1,5 @@
 // The engine side of `kiln run` and `kiln inspect` (for .kiln files), and `kiln compare`.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -143,19 +144,40 @@ int inspect_engine(const std::string& path, bool dot) {
 }
 
 int run_engine(const std::string& path, const std::vector<std::string>& specs, uint64_t seed,
-               const std::string& output_dir, bool verbose) {
+               const std::string& output_dir, const EngineRunFlags& flags) {
   auto engine = runtime::Engine::load(path);
   if (!engine.is_ok()) return report(engine.status());
-  if (verbose) std::fprintf(stderr, "loaded %s in %.2f ms\n", path.c_str(), engine.value()->load_ms());
+  if (flags.verbose) std::fprintf(stderr, "loaded %s in %.2f ms\n", path.c_str(), engine.value()->load_ms());
   auto inputs = engine_inputs(*engine.value(), specs, seed);
   if (!inputs.is_ok()) return report(inputs.status());
   auto ctx = engine.value()->create_context();
   if (!ctx.is_ok()) return report(ctx.status());
-  auto start = std::chrono::steady_clock::now();
-  auto outputs = ctx.value()->run(inputs.value());
-  double ms = ms_since(start);
-  if (!outputs.is_ok()) return report(outputs.status());
-  std::printf("ran %s on %s in %.3f ms\noutputs\n", path.c_str(), engine.value()->desc().target.backend.c_str(), ms);
+  ctx.value()->set_cuda_graphs(flags.cuda_graphs);
+  // The first call runs layer by layer; on CUDA the second captures a CUDA graph and later
+  // ones replay it (--repeat shows the difference).
+  std::vector<double> times;
+  Result<std::vector<Tensor>> outputs = std::vector<Tensor>{};
+  for (int r = 0; r < std::max(flags.repeat, 1); ++r) {
+    auto start = std::chrono::steady_clock::now();
+    outputs = ctx.value()->run(inputs.value());
+    times.push_back(ms_since(start));
+    if (!outputs.is_ok()) return report(outputs.status());
+  }
+  std::printf("ran %s on %s in %.3f ms", path.c_str(), engine.value()->desc().target.backend.c_str(), times[0]);
+  if (times.size() > 1) {
+    std::vector<double> rest(times.begin() + 1, times.end());
+    std::sort(rest.begin(), rest.end());
+    std::printf(" (first call; %zu more: median %.3f ms, min %.3f ms)", rest.size(), rest[rest.size() / 2], rest[0]);
+  }
+  std::printf("\noutputs\n");
+  if (flags.verbose) {
+    using L = runtime::ExecutionContext::Launch;
+    L last = ctx.value()->last_launch();
+    std::fprintf(stderr, "last call: %s\n",
+                 last == L::kReplayed ? "CUDA graph replayed" : last == L::kCaptured ? "CUDA graph captured" : "layer by layer");
+    if (!ctx.value()->cuda_graph_error().empty())
+      std::fprintf(stderr, "CUDA graphs off for this context: %s\n", ctx.value()->cuda_graph_error().c_str());
+  }
   const auto& bindings = engine.value()->outputs();
   for (size_t i = 0; i < bindings.size(); ++i) print_summary(bindings[i].name, RuntimeValue(outputs.value()[i]));
   if (!output_dir.empty()) {

@@ -1,5 +1,6 @@
-// The CUDA Device: cudaMalloc'd memory, asynchronous copies on streams, and per-context library
-// handles (cuDNN) as backend state. Registered as the factory for Backend::kCuda.
+// The CUDA Device: cudaMalloc'd memory, pinned host staging (cudaHostAlloc), asynchronous copies
+// on streams, CUDA-graph capture and replay, and per-context library handles (cuDNN) as backend
+// state. Registered as the factory for Backend::kCuda.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
@@ -88,6 +89,88 @@ class CudaDevice final : public runtime::Device {
     return static_cast<void*>(h);
   }
   void destroy_backend_state(void* state) override { destroy_handles(static_cast<CudaHandles*>(state)); }
+
+  Result<void*> allocate_host(size_t bytes) override {
+    void* p = nullptr;
+    cudaError_t err = cudaHostAlloc(&p, bytes ? bytes : 64, cudaHostAllocDefault);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      return Status(StatusCode::kOutOfMemory, "out of pinned host memory: asked for " + std::to_string(bytes >> 20) +
+                                                  " MiB (cudaHostAlloc: " + cudaGetErrorString(err) + ")");
+    }
+    return p;
+  }
+  void free_host(void* ptr) override {
+    if (ptr) cudaFreeHost(ptr);
+  }
+
+  bool supports_graphs() const override { return true; }
+  bool can_capture(runtime::Stream s) override {
+    // The legacy default stream cannot be captured, and a blocking stream would make other
+    // threads' work on the legacy stream fail while it is captured.
+    auto stream = static_cast<cudaStream_t>(s);
+    if (!stream) return false;
+    // First: inside the caller's own capture (kiln bench), nothing else is asked of the stream.
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(stream, &status) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    if (status != cudaStreamCaptureStatusNone) return false;
+    unsigned int flags = 0;
+    if (cudaStreamGetFlags(stream, &flags) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    return (flags & cudaStreamNonBlocking) != 0;
+  }
+  Status begin_capture(runtime::Stream s) override {
+    if (!s) return unsupported("the default CUDA stream cannot be captured");
+    KILN_CUDA_CHECK(cudaStreamBeginCapture(static_cast<cudaStream_t>(s), cudaStreamCaptureModeThreadLocal));
+    return Status::ok();
+  }
+  Status end_capture(runtime::Stream s, GraphExec& exec) override {
+    auto stream = static_cast<cudaStream_t>(s);
+    auto old = static_cast<cudaGraphExec_t>(exec);
+    cudaGraph_t graph = nullptr;
+    cudaError_t err = cudaStreamEndCapture(stream, &graph);
+    if (err != cudaSuccess || !graph) {
+      cudaGetLastError();  // an invalidated capture is not sticky: clear it so the device stays usable
+      if (graph) cudaGraphDestroy(graph);
+      destroy_graph(exec);
+      exec = nullptr;
+      if (err == cudaSuccess) return internal_error("CUDA: cudaStreamEndCapture returned no graph");
+      return cuda_status(err, "cudaStreamEndCapture");
+    }
+    if (old) {
+      cudaGraphExecUpdateResultInfo info{};
+      if (cudaGraphExecUpdate(old, graph, &info) == cudaSuccess) {
+        cudaGraphDestroy(graph);
+        return Status::ok();  // same topology: `exec` now replays the new work
+      }
+      cudaGetLastError();
+      cudaGraphExecDestroy(old);
+      exec = nullptr;
+    }
+    cudaGraphExec_t fresh = nullptr;
+    err = cudaGraphInstantiate(&fresh, graph, 0);
+    cudaGraphDestroy(graph);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      exec = nullptr;
+      return cuda_status(err, "cudaGraphInstantiate");
+    }
+    exec = fresh;
+    return Status::ok();
+  }
+  Status launch_graph(GraphExec exec, runtime::Stream s) override {
+    if (!exec) return invalid_argument("launch_graph: no graph");
+    KILN_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec), static_cast<cudaStream_t>(s)));
+    return Status::ok();
+  }
+  void destroy_graph(GraphExec exec) override {
+    if (exec) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec));
+  }
 
  private:
   DeviceInfo info_;
