@@ -231,6 +231,15 @@ std::vector<OpCase> other_cases() {
     ln.constants[1] = random_constant(dt, {768}, 31);
     ln.constants[2] = random_constant(dt, {768}, 32);
     cases.push_back(ln);
+    // Row lengths around the warp-per-row kernel's limits (partial lanes, the most registers,
+    // not a multiple of 16 bytes, rows not a multiple of the block's warps), with and without bias.
+    for (int64_t len : {64, 100, 1000, 2048, 4096}) {
+      OpCase l{"LayerNormalization_len" + std::to_string(len) + sfx, "LayerNormalization", {{dt, {33, len}}}, {},
+               nullptr, tol * 4};
+      l.constants[1] = random_constant(dt, {len}, 33);
+      if (len != 1000) l.constants[2] = random_constant(dt, {len}, 34);
+      cases.push_back(l);
+    }
     cases.push_back({"GlobalAveragePool" + sfx, "GlobalAveragePool", {{dt, {2, 64, 7, 7}}}, {}, nullptr, tol});
     cases.push_back({"GlobalMaxPool" + sfx, "GlobalMaxPool", {{dt, {2, 64, 7, 7}}}, {}, nullptr, tol});
     cases.push_back({"MaxPool_3x3s2" + sfx, "MaxPool", {{dt, {2, 8, 17, 17}}}, {}, [](ir::Node& n) {

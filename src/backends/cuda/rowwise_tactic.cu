@@ -1,7 +1,9 @@
 // cuda.rowwise: ops that reduce along one axis of a [outer, axis, inner] view and write back:
 // Softmax, LogSoftmax (opset 13+ single-axis form), LayerNormalization / kiln::LayerNorm (one
 // output), and the global pools GlobalAveragePool / GlobalMaxPool (NCHW). One block per row;
-// float accumulation for every dtype.
+// float accumulation for every dtype. LayerNorm rows of up to 4096 elements whose length is a
+// multiple of 16 bytes take a faster kernel: one warp per row, the row held in registers, every
+// access 16 bytes wide (one read of x instead of three, no block barriers).
 #include <cfloat>
 
 #include "backends/cuda/cuda_check.h"
@@ -84,6 +86,90 @@ __global__ void rowwise_kernel(const T* x, const T* gamma, const T* beta, T* y, 
   }
 }
 
+// LayerNorm, one warp per row: each lane holds kVecs 16-byte vectors of the row (len must be a
+// multiple of the vector width and at most 32 * kVecs vectors). Mean, then the variance of
+// (x - mean) like the reference, both from registers.
+template <typename T, int kVecs>
+__global__ void layernorm_warp_kernel(const T* __restrict__ x, const T* __restrict__ gamma,
+                                      const T* __restrict__ beta, T* __restrict__ y, int64_t rows, int len,
+                                      float eps) {
+  constexpr int kWidth = 16 / sizeof(T);
+  struct alignas(16) Vec {
+    T v[kWidth];
+  };
+  const int lane = threadIdx.x % 32;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  if (row >= rows) return;
+  const int vecs = len / kWidth;
+  const Vec* xr = reinterpret_cast<const Vec*>(x + row * len);
+  float v[kVecs][kWidth];
+  float sum = 0.f;
+#pragma unroll
+  for (int k = 0; k < kVecs; ++k) {
+    int idx = lane + k * 32;
+    if (idx < vecs) {
+      Vec in = xr[idx];
+#pragma unroll
+      for (int e = 0; e < kWidth; ++e) {
+        v[k][e] = to_float(in.v[e]);
+        sum += v[k][e];
+      }
+    }
+  }
+  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffff, sum, o);
+  const float mean = sum / len;
+  float var = 0.f;
+#pragma unroll
+  for (int k = 0; k < kVecs; ++k)
+    if (lane + k * 32 < vecs)
+#pragma unroll
+      for (int e = 0; e < kWidth; ++e) {
+        float d = v[k][e] - mean;
+        var += d * d;
+      }
+  for (int o = 16; o > 0; o >>= 1) var += __shfl_xor_sync(0xffffffff, var, o);
+  const float rstd = rsqrtf(var / len + eps);
+  Vec* yr = reinterpret_cast<Vec*>(y + row * len);
+  const Vec* g = reinterpret_cast<const Vec*>(gamma);
+  const Vec* b = reinterpret_cast<const Vec*>(beta);
+#pragma unroll
+  for (int k = 0; k < kVecs; ++k) {
+    int idx = lane + k * 32;
+    if (idx < vecs) {
+      Vec gv = g[idx], out;
+      Vec bv{};
+      if (beta) bv = b[idx];
+#pragma unroll
+      for (int e = 0; e < kWidth; ++e) {
+        float r = (v[k][e] - mean) * rstd * to_float(gv.v[e]);
+        if (beta) r += to_float(bv.v[e]);
+        out.v[e] = from_float<T>(r);
+      }
+      yr[idx] = out;
+    }
+  }
+}
+
+// Launches the warp-per-row LayerNorm when the row fits; false (nothing launched) otherwise.
+template <typename T>
+bool launch_layernorm_warp(const T* x, const T* gamma, const T* beta, T* y, int64_t rows, int64_t len, float eps,
+                           cudaStream_t stream) {
+  constexpr int kWidth = 16 / sizeof(T);
+  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (len % kWidth != 0 || len > 32 * 8 * kWidth || !aligned(x) || !aligned(y) || !aligned(gamma) ||
+      (beta && !aligned(beta)))
+    return false;
+  const int64_t vecs = len / kWidth;
+  constexpr int kWarps = 4;
+  const unsigned blocks = static_cast<unsigned>((rows + kWarps - 1) / kWarps);
+  const int n = static_cast<int>(len);
+  if (vecs <= 32) layernorm_warp_kernel<T, 1><<<blocks, kWarps * 32, 0, stream>>>(x, gamma, beta, y, rows, n, eps);
+  else if (vecs <= 64) layernorm_warp_kernel<T, 2><<<blocks, kWarps * 32, 0, stream>>>(x, gamma, beta, y, rows, n, eps);
+  else if (vecs <= 128) layernorm_warp_kernel<T, 4><<<blocks, kWarps * 32, 0, stream>>>(x, gamma, beta, y, rows, n, eps);
+  else layernorm_warp_kernel<T, 8><<<blocks, kWarps * 32, 0, stream>>>(x, gamma, beta, y, rows, n, eps);
+  return true;
+}
+
 struct RowPlan {
   RowOp op;
   int64_t rows, len, inner;
@@ -159,6 +245,10 @@ class RowKernel : public runtime::Kernel {
       using T = decltype(tag);
       const T* gamma = in.size() > 1 ? static_cast<const T*>(in[1].data) : nullptr;
       const T* beta = in.size() > 2 ? static_cast<const T*>(in[2].data) : nullptr;
+      if (p_.op == RowOp::kLayerNorm && p_.inner == 1 &&
+          launch_layernorm_warp<T>(static_cast<const T*>(in[0].data), gamma, beta, static_cast<T*>(out[0].data),
+                                   p_.rows, p_.len, p_.eps, stream))
+        return;
       rowwise_kernel<T><<<static_cast<unsigned>(p_.rows), kThreads, 0, stream>>>(
           static_cast<const T*>(in[0].data), gamma, beta, static_cast<T*>(out[0].data), p_.len, p_.inner, p_.op, p_.eps);
     };
