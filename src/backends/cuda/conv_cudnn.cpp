@@ -187,8 +187,11 @@ class ConvKernel : public runtime::Kernel {
     } catch (const std::exception& ex) {  // the blob is parsed as UBJSON
       return invalid_argument(std::string("cuDNN plan in the engine file: ") + ex.what());
     }
+    restored_ = true;
     return Status::ok();
   }
+
+  bool restored_from_state() const override { return restored_; }
 
   std::vector<uint8_t> serialize() const override {
     std::vector<uint8_t> plan;
@@ -248,6 +251,7 @@ class ConvKernel : public runtime::Kernel {
   bool residual_ = false, post_epilogue_ = false;
   int64_t n_out_ = 0;
   bool bias_ = false;
+  bool restored_ = false;
   size_t workspace_ = 0;
 };
 
