@@ -178,7 +178,10 @@ class ConvKernel : public runtime::Kernel {
     graph_ = std::make_shared<fe::graph::Graph>();
     std::vector<uint8_t> plan(state.begin() + 1, state.end());
     try {
-      fe::error_t e = graph_->deserialize((*handles)->cudnn, plan);
+      // No warm-up: the frontend's default captures a throwaway execution per plan (a stream,
+      // a cudaMalloc, a graph capture, a cudaFree that waits for the device) only to load the
+      // kernel early. A freshly built plan does not do it, and the first enqueue loads it anyway.
+      fe::error_t e = graph_->deserialize((*handles)->cudnn, plan, /*enforce_precompiled=*/false, /*run_warmup=*/false);
       if (!e.is_good()) return unsupported(std::string("cuDNN deserialize: ") + e.get_message());
       int64_t ws = 0;
       e = graph_->get_workspace_size(ws);
