@@ -26,9 +26,10 @@ constexpr const char* kMatmul = "cuda.cublaslt.matmul";
 constexpr const char* kConv1x1 = "cuda.cublaslt.conv1x1";
 constexpr const char* kCudnnConv = "cuda.cudnn.conv";
 
-// x -> Conv 1x1 (+bias, ReLU) -> Conv 3x3 (+bias, ReLU) -> GlobalAveragePool -> Flatten, then a
-// Gemm (+bias) and a MatMul on the pooled features. Built in FP16, the convolutions run
-// channels-last: the 1x1 through cuBLASLt, the 3x3 through cuDNN.
+// x -> Conv 1x1 (+bias, ReLU) -> two Conv 3x3 of the same geometry (+bias, ReLU) ->
+// GlobalAveragePool -> Flatten, then a Gemm (+bias) and a MatMul on the pooled features. Built
+// in FP16, the convolutions run channels-last: the 1x1 through cuBLASLt, the 3x3s through cuDNN
+// (whose restored plans the two layers share).
 std::shared_ptr<ir::Graph> make_model() {
   auto g = std::make_shared<ir::Graph>("load_state");
   g->set_opset("", 17);
@@ -40,17 +41,20 @@ std::shared_ptr<ir::Graph> make_model() {
     return g->add_constant(name, t);
   };
   auto v = [&](const char* name) { return g->add_value(name, ir::ValueType::unknown()); };
-  ir::Value *c1 = v("c1"), *r1 = v("r1"), *c2 = v("c2"), *r2 = v("r2"), *pool = v("pool"), *flat = v("flat");
-  ir::Value *y = v("y"), *z = v("z");
+  ir::Value *c1 = v("c1"), *r1 = v("r1"), *c2 = v("c2"), *r2 = v("r2"), *c3 = v("c3"), *r3 = v("r3");
+  ir::Value *pool = v("pool"), *flat = v("flat"), *y = v("y"), *z = v("z");
   g->add_node("Conv", {x, c("w1", {64, 32, 1, 1}, 1, 0.25f), c("b1", {64}, 2, 0.1f)}, {c1}, "conv1x1");
   g->add_node("Relu", {c1}, {r1}, "relu1");
-  g->add_node("Conv", {r1, c("w2", {32, 64, 3, 3}, 3, 0.06f), c("b2", {32}, 4, 0.1f)}, {c2}, "conv3x3")
+  g->add_node("Conv", {r1, c("w2", {64, 64, 3, 3}, 3, 0.05f), c("b2", {64}, 4, 0.1f)}, {c2}, "conv3x3a")
       ->attrs().set("pads", std::vector<int64_t>{1, 1, 1, 1});
   g->add_node("Relu", {c2}, {r2}, "relu2");
-  g->add_node("GlobalAveragePool", {r2}, {pool}, "pool");
+  g->add_node("Conv", {r2, c("w3", {64, 64, 3, 3}, 5, 0.05f), c("b3", {64}, 6, 0.1f)}, {c3}, "conv3x3b")
+      ->attrs().set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  g->add_node("Relu", {c3}, {r3}, "relu3");
+  g->add_node("GlobalAveragePool", {r3}, {pool}, "pool");
   g->add_node("Flatten", {pool}, {flat}, "flatten");
-  g->add_node("Gemm", {flat, c("w3", {32, 10}, 5, 0.2f), c("b3", {10}, 6, 0.1f)}, {y}, "gemm");
-  g->add_node("MatMul", {flat, c("w4", {32, 16}, 7, 0.2f)}, {z}, "matmul");
+  g->add_node("Gemm", {flat, c("w4", {64, 10}, 7, 0.2f), c("b4", {10}, 8, 0.1f)}, {y}, "gemm");
+  g->add_node("MatMul", {flat, c("w5", {64, 16}, 9, 0.2f)}, {z}, "matmul");
   g->outputs() = {y, z};
   Status st = ops::infer_shapes(*g);
   EXPECT_TRUE(st.is_ok()) << st.to_string();
@@ -173,9 +177,13 @@ TEST(LoadState, StoredStateIsRestored) {
     EXPECT_FALSE(s.empty()) << "no " << id << " layer";
     for (auto st : s) EXPECT_EQ(st, LayerLoadTime::State::kRestored) << id;
   }
-  // Two matmul layers (Gemm, MatMul), one 1x1 convolution.
+  // Two matmul layers (Gemm, MatMul), one 1x1 convolution, two 3x3 convolutions.
   EXPECT_EQ(states(p, kMatmul).size(), 2u);
   EXPECT_EQ(states(p, kConv1x1).size(), 1u);
+  EXPECT_EQ(states(p, kCudnnConv).size(), 2u);
+  // A second load, after the first engine and the plans it restored are gone, restores again.
+  runtime::LoadProfile again = load_and_check(b.bytes, b.engine->device_ptr());
+  for (auto st : states(again, kCudnnConv)) EXPECT_EQ(st, LayerLoadTime::State::kRestored);
 }
 
 TEST(LoadState, CorruptStateFallsBackToTheHeuristic) {

@@ -67,6 +67,7 @@ const char* state_name(runtime::LayerLoadTime::State s) {
 
 // kiln inspect --load-profile: the steps of one load, the layers whose kernels took longest,
 // the first execution context, and a second load (what is left once libraries have started).
+// `e`: the engine (or the same engine loaded again) the profile is of.
 void print_load_profile(const runtime::Engine& e, const runtime::LoadProfile& p, double device_start_ms,
                         const runtime::ContextProfile* ctx, const runtime::LoadProfile* again) {
   const auto& nodes = e.desc().graph->nodes();
@@ -179,12 +180,15 @@ int inspect_engine(const std::string& path, bool dot, bool load_profile) {
   std::printf("engine %s (loaded in %.2f ms; device start %.0f ms before)\n", path.c_str(), load_ms, device_ms);
   if (load_profile) {
     runtime::ContextProfile ctx_profile;
-    auto ctx = e.create_context(&ctx_profile);
-    if (!ctx.is_ok()) return report(ctx.status().with_context("creating the first execution context"));
+    if (auto ctx = e.create_context(&ctx_profile); !ctx.is_ok())
+      return report(ctx.status().with_context("creating the first execution context"));
+    // The first engine goes before the second load, which then shares nothing with it (kernels
+    // of a live engine can share prepared state, e.g. restored cuDNN plans).
+    std::move(engine).value().reset();
     runtime::LoadProfile again;
     auto second = runtime::Engine::load(path, device, &again);
     if (!second.is_ok()) return report(second.status().with_context("loading the engine a second time"));
-    print_load_profile(e, profile, device_ms, &ctx_profile, &again);
+    print_load_profile(*second.value(), profile, device_ms, &ctx_profile, &again);
     return 0;
   }
   std::printf("  built by kiln %s for %s", d.builder_version.c_str(), d.target.backend.c_str());
