@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 
 #include "backends/cpu/interpreter.h"
 #include "backends/cuda/cublaslt_state.h"
@@ -83,9 +84,14 @@ bool lower_only() {
   EXPECT_TRUE(desc.is_ok()) << desc.status().to_string();
   if (!desc.is_ok()) return true;
   std::string chosen;
-  for (const auto& l : desc->layers) chosen += l.tactic + " ";
-  for (const char* id : {kMatmul, kConv1x1, kCudnnConv})
-    EXPECT_NE(chosen.find(std::string(id) + " "), std::string::npos) << "no " << id << " layer in: " << chosen;
+  std::map<std::string, int> count;
+  for (const auto& l : desc->layers) {
+    chosen += l.tactic + " ";
+    ++count[l.tactic];
+  }
+  EXPECT_EQ(count[kMatmul], 2) << chosen;
+  EXPECT_EQ(count[kConv1x1], 1) << chosen;
+  EXPECT_EQ(count[kCudnnConv], 2) << chosen;
   return true;
 }
 
@@ -158,6 +164,33 @@ std::vector<LayerLoadTime::State> states(const runtime::LoadProfile& p, const st
   for (const auto& l : p.layers)
     if (l.tactic == tactic) out.push_back(l.state);
   return out;
+}
+
+// The state's format alone (no GPU needed): a round trip, and every kind of damage refused.
+TEST(LoadState, AlgoStateFormat) {
+  cuda::AlgoState in;
+  in.library_version = 130100;
+  in.problem_hash = 0x0123456789ABCDEFull;
+  for (size_t i = 0; i < sizeof(in.algo.data) / sizeof(in.algo.data[0]); ++i) in.algo.data[i] = 0x1111111111111111ull * (i + 1);
+  std::vector<uint8_t> bytes = cuda::encode_algo_state(in);
+  ASSERT_EQ(bytes.size(), cuda::kAlgoStateBytes);
+  auto out = cuda::decode_algo_state(bytes);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->library_version, in.library_version);
+  EXPECT_EQ(out->problem_hash, in.problem_hash);
+  EXPECT_EQ(std::memcmp(&out->algo, &in.algo, sizeof(in.algo)), 0);
+  for (size_t i = 0; i < bytes.size(); ++i) {  // any flipped bit
+    auto bad = bytes;
+    bad[i] ^= 0x10;
+    EXPECT_FALSE(cuda::decode_algo_state(bad).has_value()) << "byte " << i;
+  }
+  auto shorter = bytes;
+  shorter.pop_back();
+  EXPECT_FALSE(cuda::decode_algo_state(shorter).has_value());
+  auto longer = bytes;
+  longer.push_back(0);
+  EXPECT_FALSE(cuda::decode_algo_state(longer).has_value());
+  EXPECT_FALSE(cuda::decode_algo_state({}).has_value());
 }
 
 TEST(LoadState, StoredStateIsRestored) {
