@@ -77,8 +77,12 @@ EngineBytes engine_bytes(std::vector<uint8_t> bytes);           // copies into a
 // `running` is the target the engine would run on: a different backend, GPU, compute
 // capability or library version is refused with a message saying what differs.
 Result<EngineDesc> read_engine(const EngineBytes& bytes, const runtime::TargetInfo& running);
-// Header + verifier + structure, without the target check (inspect, fuzzing).
-Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes);
+// Header + verifier + structure, without the target check (inspect, fuzzing). `timings`, when
+// given, receives the time of each step (the load profile).
+struct ReadTimings {
+  double checksum_ms = 0, verify_ms = 0, parse_ms = 0;
+};
+Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes, ReadTimings* timings = nullptr);
 
 // "" when `built` can run on `running`, else what differs.
 std::string target_mismatch(const runtime::TargetInfo& built, const runtime::TargetInfo& running);

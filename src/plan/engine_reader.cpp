@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -138,7 +139,15 @@ Result<EngineDesc> read_engine(const EngineBytes& bytes, const runtime::TargetIn
   return desc;
 }
 
-Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes) {
+Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes, ReadTimings* timings) {
+  // Timings only when asked: a steady-clock reading per step, stored as the step ends.
+  auto clock = std::chrono::steady_clock::now();
+  auto lap = [&](double ReadTimings::*field) {
+    if (!timings) return;
+    auto now = std::chrono::steady_clock::now();
+    timings->*field = std::chrono::duration<double, std::milli>(now - clock).count();
+    clock = now;
+  };
   const uint8_t* p = bytes.data.get();
   const size_t n = bytes.size;
   if (!p || n < kEngineHeaderBytes)
@@ -159,7 +168,10 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes) {
                                    std::to_string(n)
                              : "the header says " + std::to_string(file_size) + " bytes, the file has " +
                                    std::to_string(n));
-  if (get_u64(p + 8) != engine_checksum(p, n)) return bad("checksum mismatch: the file is corrupt");
+  if (timings) clock = std::chrono::steady_clock::now();
+  const bool checksum_ok = get_u64(p + 8) == engine_checksum(p, n);
+  lap(&ReadTimings::checksum_ms);
+  if (!checksum_ok) return bad("checksum mismatch: the file is corrupt");
   if (meta_off != kEngineHeaderBytes || meta_size > n - meta_off || meta_size < 8 || w_off % kWeightsAlignment ||
       w_off < meta_off + meta_size || w_off > n || w_size != n - w_off)
     return bad("section offsets are inconsistent");
@@ -168,7 +180,10 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes) {
 
   const uint8_t* meta = p + meta_off;
   flatbuffers::Verifier verifier(meta, meta_size, /*max_depth=*/64, /*max_tables=*/10'000'000);
-  if (!fb::VerifyEngineBuffer(verifier)) return bad("the metadata fails the FlatBuffers verifier");
+  if (timings) clock = std::chrono::steady_clock::now();
+  const bool verified = fb::VerifyEngineBuffer(verifier);
+  lap(&ReadTimings::verify_ms);
+  if (!verified) return bad("the metadata fails the FlatBuffers verifier");
   const fb::Engine* e = fb::GetEngine(meta);
 
   Reader r;
@@ -364,6 +379,7 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes) {
       if (storage[k] == fb::Storage::Binding && !io.count(values[k])) return bad("value '" + values[k]->name() + "' is bound but is neither an input nor an output");
     }
     desc.graph = std::move(g);
+    lap(&ReadTimings::parse_ms);
   } catch (const Error& err) {
     return bad(err.what());
   } catch (const std::bad_alloc&) {

@@ -14,48 +14,67 @@ Result<Backend> backend_from_name(const std::string& name) {
   return invalid_argument("the engine is for unknown backend '" + name + "'");
 }
 
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
 Result<std::shared_ptr<Engine>> load_from(const plan::EngineBytes& bytes, std::shared_ptr<Device> device,
-                                          std::chrono::steady_clock::time_point start) {
+                                          LoadProfile* profile) {
   // Pick the device from the engine's target, then check the target against that device.
-  KILN_ASSIGN_OR_RETURN(plan::EngineDesc desc, plan::read_engine_any_target(bytes));
+  plan::ReadTimings timings;
+  KILN_ASSIGN_OR_RETURN(plan::EngineDesc desc, plan::read_engine_any_target(bytes, profile ? &timings : nullptr));
+  if (profile) {
+    profile->file_bytes = bytes.size;
+    profile->checksum_ms = timings.checksum_ms;
+    profile->verify_ms = timings.verify_ms;
+    profile->parse_ms = timings.parse_ms;
+  }
   if (!device) {
+    auto t = Clock::now();
     KILN_ASSIGN_OR_RETURN(Backend b, backend_from_name(desc.target.backend));
     KILN_ASSIGN_OR_RETURN(device, make_device(b));
+    if (profile) profile->device_ms = ms_since(t);
   }
   std::string diff = plan::target_mismatch(desc.target, device->target());
   if (!diff.empty())
     return invalid_argument("the engine was built for another target (" + diff + "); rebuild it on this machine");
-  return Engine::create(std::move(desc), device);
+  return Engine::create(std::move(desc), device, profile);
 }
 
 }  // namespace
 
-Result<std::shared_ptr<Engine>> Engine::load(const std::string& path, std::shared_ptr<Device> device) {
-  auto start = std::chrono::steady_clock::now();
+Result<std::shared_ptr<Engine>> Engine::load(const std::string& path, std::shared_ptr<Device> device,
+                                             LoadProfile* profile) {
+  auto start = Clock::now();
   KILN_ASSIGN_OR_RETURN(plan::EngineBytes bytes, plan::map_engine_file(path));
-  auto engine = load_from(bytes, std::move(device), start);
+  if (profile) profile->read_ms = ms_since(start);
+  auto engine = load_from(bytes, std::move(device), profile);
   if (!engine.is_ok()) return engine.status().with_context("loading '" + path + "'");
-  engine.value()->load_ms_ =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  engine.value()->load_ms_ = ms_since(start);
+  if (profile) profile->total_ms = engine.value()->load_ms_;
   return engine;
 }
 
-Result<std::shared_ptr<Engine>> Engine::load(std::vector<uint8_t> bytes, std::shared_ptr<Device> device) {
-  auto start = std::chrono::steady_clock::now();
-  auto engine = load_from(plan::engine_bytes(std::move(bytes)), std::move(device), start);
-  if (engine.is_ok())
-    engine.value()->load_ms_ =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+Result<std::shared_ptr<Engine>> Engine::load(std::vector<uint8_t> bytes, std::shared_ptr<Device> device,
+                                             LoadProfile* profile) {
+  auto start = Clock::now();
+  plan::EngineBytes aligned = plan::engine_bytes(std::move(bytes));
+  if (profile) profile->read_ms = ms_since(start);
+  auto engine = load_from(aligned, std::move(device), profile);
+  if (engine.is_ok()) {
+    engine.value()->load_ms_ = ms_since(start);
+    if (profile) profile->total_ms = engine.value()->load_ms_;
+  }
   return engine;
 }
 
-Result<std::shared_ptr<Engine>> Engine::create(plan::EngineDesc desc, std::shared_ptr<Device> device) {
+Result<std::shared_ptr<Engine>> Engine::create(plan::EngineDesc desc, std::shared_ptr<Device> device,
+                                               LoadProfile* profile) {
   if (!device) return invalid_argument("no device given");
   std::shared_ptr<Engine> e(new Engine());
   e->desc_ = std::move(desc);
   e->device_ = std::move(device);
   try {
-    KILN_RETURN_IF_ERROR(e->prepare());
+    KILN_RETURN_IF_ERROR(e->prepare(profile));
   } catch (const Error& err) {
     return err.to_status();
   } catch (const std::bad_alloc&) {
@@ -64,12 +83,13 @@ Result<std::shared_ptr<Engine>> Engine::create(plan::EngineDesc desc, std::share
   return e;
 }
 
-Status Engine::prepare() {
+Status Engine::prepare(LoadProfile* profile) {
   if (!desc_.graph) return internal_error("engine without a graph");
   const ir::Graph& g = *desc_.graph;
   if (desc_.layers.size() != g.nodes().size()) return internal_error("engine layers do not match its nodes");
 
   // Weights: in place on the CPU, one device allocation elsewhere.
+  auto weights_start = Clock::now();
   if (device_->backend() == Backend::kCpu) {
     weights_ = desc_.weights.data.get();
   } else if (desc_.weights.bytes) {
@@ -78,6 +98,12 @@ Status Engine::prepare() {
         device_->copy_host_to_device(weights_buffer_.data(), desc_.weights.data.get(), desc_.weights.bytes, nullptr));
     KILN_RETURN_IF_ERROR(device_->synchronize(nullptr));
     weights_ = static_cast<const uint8_t*>(weights_buffer_.data());
+  }
+  if (profile) {
+    profile->weights_bytes = desc_.weights.bytes;
+    profile->weights_ms = ms_since(weights_start);
+    profile->layers.clear();
+    profile->kernels_ms = 0;
   }
 
   std::unordered_map<const ir::Value*, int> ids;
@@ -134,11 +160,26 @@ Status Engine::prepare() {
     if (tactic->backend() != backend || !tactic->supports(node))
       return invalid_argument(node.describe() + ": kernel '" + layer.tactic + "' cannot run it on backend '" +
                               backend_name(backend) + "'");
+    auto layer_start = Clock::now();
+    const bool had_state = !layer.kernel_state.empty();
     KernelSpec spec{&node, layer.params, &layer.kernel_state};
     auto kernel = tactic->create(spec);
     if (!kernel.is_ok()) return kernel.status().with_context("preparing " + node.describe());
     // A freshly built engine keeps its kernels' prepared state for the engine file.
-    if (layer.kernel_state.empty()) desc_.layers[i].kernel_state = kernel.value()->serialize();
+    if (!had_state) desc_.layers[i].kernel_state = kernel.value()->serialize();
+    if (profile) {
+      // Count work a kernel queued while being created (uploads) in its own time.
+      KILN_RETURN_IF_ERROR(device_->synchronize(nullptr));
+      LayerLoadTime t;
+      t.layer = i;
+      t.tactic = layer.tactic;
+      t.ms = ms_since(layer_start);
+      t.state = !had_state                              ? LayerLoadTime::State::kNone
+                : kernel.value()->restored_from_state() ? LayerLoadTime::State::kRestored
+                                                        : LayerLoadTime::State::kRebuilt;
+      profile->kernels_ms += t.ms;
+      profile->layers.push_back(std::move(t));
+    }
     LayerRun run;
     run.kernel = kernel.value().get();
     kernels_.push_back(std::move(kernel).value());
@@ -165,17 +206,35 @@ Result<std::vector<uint8_t>> Engine::serialize() const { return plan::write_engi
 
 Status Engine::save(const std::string& path) const { return plan::write_engine_file(desc_, path); }
 
-Result<std::unique_ptr<ExecutionContext>> Engine::create_context() const {
+Result<std::unique_ptr<ExecutionContext>> Engine::create_context(ContextProfile* profile) const {
+  auto start = Clock::now(), step = start;
+  // Profiling: wait for the device, then the time since the previous step.
+  auto lap = [&](double ContextProfile::*field) -> Status {
+    if (!profile) return Status::ok();
+    KILN_RETURN_IF_ERROR(device_->synchronize(nullptr));
+    profile->*field = ms_since(step);
+    step = Clock::now();
+    return Status::ok();
+  };
   std::unique_ptr<ExecutionContext> ctx(new ExecutionContext(shared_from_this()));
   if (desc_.memory.arena_bytes) {
     KILN_ASSIGN_OR_RETURN(ctx->arena_, DeviceBuffer::allocate(device_, desc_.memory.arena_bytes));
   }
+  KILN_RETURN_IF_ERROR(lap(&ContextProfile::arena_ms));
   if (desc_.workspace_bytes) {
     KILN_ASSIGN_OR_RETURN(ctx->workspace_, DeviceBuffer::allocate(device_, desc_.workspace_bytes));
   }
+  KILN_RETURN_IF_ERROR(lap(&ContextProfile::workspace_ms));
   KILN_ASSIGN_OR_RETURN(ctx->stream_, device_->create_stream());
+  KILN_RETURN_IF_ERROR(lap(&ContextProfile::stream_ms));
   KILN_ASSIGN_OR_RETURN(ctx->backend_state_, device_->create_backend_state(ctx->stream_));
+  KILN_RETURN_IF_ERROR(lap(&ContextProfile::backend_state_ms));
   ctx->ptrs_.resize(slots_.size());
+  if (profile) {
+    profile->arena_bytes = ctx->arena_.size();
+    profile->workspace_bytes = ctx->workspace_.size();
+    profile->total_ms = ms_since(start);
+  }
   return ctx;
 }
 

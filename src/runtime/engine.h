@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "plan/engine_format.h"
 #include "runtime/device.h"
+#include "runtime/load_profile.h"
 #include "runtime/tactic.h"
 
 namespace kiln::runtime {
@@ -27,16 +28,22 @@ struct BindingInfo {
 class Engine : public std::enable_shared_from_this<Engine> {
  public:
   // Loads and validates an engine file (mmap'd; weights are used in place on the CPU).
-  // `device` defaults to make_device(the engine's backend).
-  static Result<std::shared_ptr<Engine>> load(const std::string& path, std::shared_ptr<Device> device = nullptr);
-  static Result<std::shared_ptr<Engine>> load(std::vector<uint8_t> bytes, std::shared_ptr<Device> device = nullptr);
+  // `device` defaults to make_device(the engine's backend). `profile`, when given, receives
+  // where the time went (runtime/load_profile.h); loading is then slightly slower (it
+  // synchronizes the device between steps).
+  static Result<std::shared_ptr<Engine>> load(const std::string& path, std::shared_ptr<Device> device = nullptr,
+                                              LoadProfile* profile = nullptr);
+  static Result<std::shared_ptr<Engine>> load(std::vector<uint8_t> bytes, std::shared_ptr<Device> device = nullptr,
+                                              LoadProfile* profile = nullptr);
   // From a description (the builder's output, or a read engine file).
-  static Result<std::shared_ptr<Engine>> create(plan::EngineDesc desc, std::shared_ptr<Device> device);
+  static Result<std::shared_ptr<Engine>> create(plan::EngineDesc desc, std::shared_ptr<Device> device,
+                                                LoadProfile* profile = nullptr);
 
   Status save(const std::string& path) const;
   Result<std::vector<uint8_t>> serialize() const;
 
-  Result<std::unique_ptr<ExecutionContext>> create_context() const;
+  // `profile`, when given, receives the time of each allocation and of the backend state.
+  Result<std::unique_ptr<ExecutionContext>> create_context(ContextProfile* profile = nullptr) const;
 
   const std::vector<BindingInfo>& inputs() const { return inputs_; }
   const std::vector<BindingInfo>& outputs() const { return outputs_; }
@@ -60,7 +67,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
     std::vector<int> inputs, outputs;  // slot ids, -1 for omitted
   };
   Engine() = default;
-  Status prepare();
+  Status prepare(LoadProfile* profile);
 
   plan::EngineDesc desc_;
   std::shared_ptr<Device> device_;

@@ -47,6 +47,9 @@ class Kernel {
   // Prepared state worth keeping in the engine file so that the next load skips the slow part
   // of create() (cuDNN execution plans); empty when there is none.
   virtual std::vector<uint8_t> serialize() const { return {}; }
+  // True when create() used KernelSpec::state instead of rebuilding that state (the load
+  // profile reports it; a tactic whose stored state does not fit rebuilds silently).
+  virtual bool restored_from_state() const { return false; }
 };
 
 // What a tactic needs to create its kernel: the node with static types on every value, the

@@ -43,6 +43,17 @@ expect_success "build" "5 nodes -> 2 layers" "$KILN" build "$WORK/small.onnx" -o
 expect_success "inspect engine" "memory plan: arena" "$KILN" inspect "$WORK/small.kiln"
 expect_success "inspect shows tactics" "cpu.reference" "$KILN" inspect "$WORK/small.kiln"
 expect_success "inspect --dot" "digraph" "$KILN" inspect "$WORK/small.kiln" --dot
+profile=$("$KILN" inspect "$WORK/small.kiln" --load-profile 2>&1); rc=$?
+missing=""
+for section in "load profile" "read (open + mmap)" "checksum (XXH64)" "verify (FlatBuffers)" "parse (graph, layers)" \
+               "weights " "kernel creation " "total load" "kernel creation by tactic" "slowest layers" \
+               "first execution context" "second load in this process"; do
+  grep -qF -- "$section" <<<"$profile" || missing="$missing [$section]"
+done
+if [ $rc -ne 0 ] || [ -n "$missing" ]; then bad "inspect --load-profile: exit $rc, missing$missing: $profile"
+else ok "inspect --load-profile"; fi
+expect_success "inspect --load-profile lists layers" "cpu.reference" "$KILN" inspect "$WORK/small.kiln" --load-profile
+expect_error "inspect --load-profile wants an engine" "takes an engine file" "$KILN" inspect "$WORK/small.onnx" --load-profile
 expect_success "run engine" "ran .*small.kiln on cpu" "$KILN" run "$WORK/small.kiln" --verbose --output-dir "$WORK/out"
 expect_success "run onnx still works" "ran .*small.onnx on cpu" "$KILN" run "$WORK/small.onnx" --random-inputs
 expect_success "compare random inputs" "^PASS" "$KILN" compare "$WORK/small.onnx" "$WORK/small.kiln"

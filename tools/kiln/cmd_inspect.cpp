@@ -74,11 +74,19 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
   auto path = std::make_shared<std::string>();
   auto text = std::make_shared<bool>(false);
   auto dot = std::make_shared<bool>(false);
+  auto load_profile = std::make_shared<bool>(false);
   cmd->add_option("model", *path, "model.onnx or model.kiln")->required();
   cmd->add_flag("--graph", *text, "print the whole graph as text");
   cmd->add_flag("--dot", *dot, "print the graph in Graphviz DOT");
+  cmd->add_flag("--load-profile", *load_profile,
+                "engines: where the load time goes (read, checksum, parse, weights, each layer's kernel, "
+                "the first execution context)");
   cmd->callback([=, &exit_code] {
-    exit_code = is_engine_file(*path) ? inspect_engine(*path, *dot) : inspect(*path, *text, *dot);
+    if (*load_profile && !is_engine_file(*path)) {
+      exit_code = report(invalid_argument("--load-profile takes an engine file (.kiln), not '" + *path + "'"));
+      return;
+    }
+    exit_code = is_engine_file(*path) ? inspect_engine(*path, *dot, *load_profile) : inspect(*path, *text, *dot);
   });
 }
 

@@ -17,7 +17,8 @@ void add_bench_command(CLI::App& app, int& exit_code);
 
 // Engine files (.kiln) in `run` and `inspect` (engine_commands.cpp).
 bool is_engine_file(const std::string& path);  // starts with the "KILN" magic
-int inspect_engine(const std::string& path, bool dot);
+// load_profile: where the load time goes (file, checksum, parse, weights, kernels, first context).
+int inspect_engine(const std::string& path, bool dot, bool load_profile = false);
 struct EngineRunFlags {
   bool verbose = false;      // load time, and how the last call launched its layers
   bool cuda_graphs = true;   // false: --no-cuda-graph

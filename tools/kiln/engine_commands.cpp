@@ -55,6 +55,85 @@ Result<std::map<std::string, Tensor>> engine_inputs(const runtime::Engine& engin
   return inputs;
 }
 
+double gb_per_s(size_t bytes, double ms) { return ms > 0 ? bytes / (ms * 1e6) : 0; }
+
+const char* state_name(runtime::LayerLoadTime::State s) {
+  switch (s) {
+    case runtime::LayerLoadTime::State::kRestored: return "restored";
+    case runtime::LayerLoadTime::State::kRebuilt: return "rebuilt (stored state unusable)";
+    default: return "no stored state";
+  }
+}
+
+// kiln inspect --load-profile: the steps of one load, the layers whose kernels took longest,
+// the first execution context, and a second load (what is left once libraries have started).
+// `e`: the engine (or the same engine loaded again) the profile is of.
+void print_load_profile(const runtime::Engine& e, const runtime::LoadProfile& p, double device_start_ms,
+                        const runtime::ContextProfile* ctx, const runtime::LoadProfile* again) {
+  const auto& nodes = e.desc().graph->nodes();
+  std::printf("load profile (steady clock; the device is synchronized before each reading)\n");
+  std::printf("  %-28s %9.2f ms  (before the load: CUDA context, library handles)\n", "device start", device_start_ms);
+  std::printf("  %-28s %9.2f ms  %s\n", "read (open + mmap)", p.read_ms, mib(p.file_bytes).c_str());
+  std::printf("  %-28s %9.2f ms  %.1f GB/s\n", "checksum (XXH64)", p.checksum_ms, gb_per_s(p.file_bytes, p.checksum_ms));
+  std::printf("  %-28s %9.2f ms\n", "verify (FlatBuffers)", p.verify_ms);
+  std::printf("  %-28s %9.2f ms  %zu layers\n", "parse (graph, layers)", p.parse_ms, nodes.size());
+  if (p.device_ms > 0) std::printf("  %-28s %9.2f ms\n", "device", p.device_ms);
+  if (e.device().backend() == runtime::Backend::kCpu)
+    std::printf("  %-28s %9.2f ms  %s used in place\n", "weights", p.weights_ms, mib(p.weights_bytes).c_str());
+  else
+    std::printf("  %-28s %9.2f ms  %s, %.1f GB/s (allocate, copy from the mapped file, synchronize)\n",
+                "weights upload", p.weights_ms, mib(p.weights_bytes).c_str(), gb_per_s(p.weights_bytes, p.weights_ms));
+  size_t restored = 0, rebuilt = 0;
+  for (const auto& l : p.layers) {
+    restored += l.state == runtime::LayerLoadTime::State::kRestored;
+    rebuilt += l.state == runtime::LayerLoadTime::State::kRebuilt;
+  }
+  std::printf("  %-28s %9.2f ms  %zu layers: %zu restored their stored state, %zu rebuilt it, %zu had none\n",
+              "kernel creation", p.kernels_ms, p.layers.size(), restored, rebuilt,
+              p.layers.size() - restored - rebuilt);
+  double parts = p.read_ms + p.checksum_ms + p.verify_ms + p.parse_ms + p.device_ms + p.weights_ms + p.kernels_ms;
+  std::printf("  %-28s %9.2f ms  (target check, bindings, timers)\n", "other", p.total_ms - parts);
+  std::printf("  %-28s %9.2f ms\n", "total load", p.total_ms);
+
+  // By tactic, slowest first.
+  struct Sum { size_t count = 0, restored = 0; double ms = 0; };
+  std::map<std::string, Sum> by_tactic;
+  for (const auto& l : p.layers) {
+    Sum& s = by_tactic[l.tactic];
+    ++s.count;
+    s.restored += l.state == runtime::LayerLoadTime::State::kRestored;
+    s.ms += l.ms;
+  }
+  std::vector<std::pair<std::string, Sum>> tactics(by_tactic.begin(), by_tactic.end());
+  std::sort(tactics.begin(), tactics.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  std::printf("kernel creation by tactic\n");
+  for (const auto& [id, s] : tactics)
+    std::printf("  %-32s %4zu layers %9.2f ms  %zu restored\n", id.c_str(), s.count, s.ms, s.restored);
+
+  std::vector<const runtime::LayerLoadTime*> order;
+  for (const auto& l : p.layers) order.push_back(&l);
+  std::sort(order.begin(), order.end(), [](const auto* a, const auto* b) { return a->ms > b->ms; });
+  std::set<std::string> seen;
+  std::vector<bool> first_of_tactic(p.layers.size(), false);
+  for (size_t i = 0; i < p.layers.size(); ++i) first_of_tactic[i] = seen.insert(p.layers[i].tactic).second;
+  std::printf("slowest layers (* first layer of its tactic: includes the library's start-up)\n");
+  for (size_t k = 0; k < order.size() && k < 10; ++k) {
+    const runtime::LayerLoadTime& l = *order[k];
+    const ir::Node& n = *nodes[l.layer];
+    std::printf("  %4zu%s %-28s %-18s %-24s %8.3f ms  %s\n", l.layer, first_of_tactic[&l - p.layers.data()] ? "*" : " ",
+                n.name().c_str(), n.op_type().c_str(), l.tactic.c_str(), l.ms, state_name(l.state));
+  }
+  if (ctx)
+    std::printf("first execution context %9.2f ms: arena %s %.2f ms, workspace %s %.2f ms, stream %.2f ms, "
+                "backend state %.2f ms\n",
+                ctx->total_ms, mib(ctx->arena_bytes).c_str(), ctx->arena_ms, mib(ctx->workspace_bytes).c_str(),
+                ctx->workspace_ms, ctx->stream_ms, ctx->backend_state_ms);
+  if (again)
+    std::printf("second load in this process %9.2f ms (kernel creation %.2f ms, weights %.2f ms): the rest of the "
+                "first load is one-time start-up\n",
+                again->total_ms, again->kernels_ms, again->weights_ms);
+}
+
 }  // namespace
 
 bool is_engine_file(const std::string& path) {
@@ -64,7 +143,7 @@ bool is_engine_file(const std::string& path) {
   return std::memcmp(magic, "KILN", 4) == 0;
 }
 
-int inspect_engine(const std::string& path, bool dot) {
+int inspect_engine(const std::string& path, bool dot, bool load_profile) {
   // The device starts first (a CUDA context and the cuDNN/cuBLAS handles cost a few hundred ms
   // once per process), so "loaded in" is the engine's own cost: read, check, upload, prepare.
   double device_ms = 0;
@@ -87,8 +166,10 @@ int inspect_engine(const std::string& path, bool dot) {
     }
   }
   auto start = std::chrono::steady_clock::now();
-  auto engine = runtime::Engine::load(path, device);
+  runtime::LoadProfile profile;
+  auto engine = runtime::Engine::load(path, device, load_profile ? &profile : nullptr);
   if (!engine.is_ok()) return report(engine.status());
+  double load_ms = ms_since(start);
   const runtime::Engine& e = *engine.value();
   const auto& d = e.desc();
   const ir::Graph& g = *d.graph;
@@ -96,7 +177,20 @@ int inspect_engine(const std::string& path, bool dot) {
     std::printf("%s", ir::to_dot(g).c_str());
     return 0;
   }
-  std::printf("engine %s (loaded in %.2f ms; device start %.0f ms before)\n", path.c_str(), ms_since(start), device_ms);
+  std::printf("engine %s (loaded in %.2f ms; device start %.0f ms before)\n", path.c_str(), load_ms, device_ms);
+  if (load_profile) {
+    runtime::ContextProfile ctx_profile;
+    if (auto ctx = e.create_context(&ctx_profile); !ctx.is_ok())
+      return report(ctx.status().with_context("creating the first execution context"));
+    // The first engine goes before the second load, which then shares nothing with it (kernels
+    // of a live engine can share prepared state, e.g. restored cuDNN plans).
+    std::move(engine).value().reset();
+    runtime::LoadProfile again;
+    auto second = runtime::Engine::load(path, device, &again);
+    if (!second.is_ok()) return report(second.status().with_context("loading the engine a second time"));
+    print_load_profile(*second.value(), profile, device_ms, &ctx_profile, &again);
+    return 0;
+  }
   std::printf("  built by kiln %s for %s", d.builder_version.c_str(), d.target.backend.c_str());
   if (d.target.backend != "cpu")
     std::printf(" (%s, sm_%d%d, CUDA %s, cuDNN %s, cuBLAS %s)",

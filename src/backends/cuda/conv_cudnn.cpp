@@ -8,6 +8,8 @@
 #include <cudnn_frontend.h>
 
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <optional>
 
 #include "backends/cuda/cuda_check.h"
@@ -105,6 +107,44 @@ bool geometry(const ir::Node& n, ConvGeometry& g) {
   return true;
 }
 
+// Plans restored from engine files, by their stored bytes: layers of the same geometry (ResNet's
+// repeated blocks) share one deserialized plan instead of each loading it again. Entries are
+// weak: a plan lives as long as a kernel uses it. Kernels already share a plan between
+// contexts, so sharing it between layers adds no new concurrent use.
+struct RestoredPlan {
+  std::shared_ptr<fe::graph::Graph> graph;
+  size_t workspace = 0;
+};
+
+class RestoredPlanCache {
+ public:
+  static RestoredPlanCache& global() {
+    static RestoredPlanCache cache;
+    return cache;
+  }
+  std::optional<RestoredPlan> find(const std::vector<uint8_t>& state) {
+    std::lock_guard<std::mutex> guard(lock_);
+    auto it = plans_.find(state);
+    if (it == plans_.end()) return std::nullopt;
+    auto graph = it->second.graph.lock();
+    if (!graph) return std::nullopt;
+    return RestoredPlan{std::move(graph), it->second.workspace};
+  }
+  void add(const std::vector<uint8_t>& state, const RestoredPlan& plan) {
+    std::lock_guard<std::mutex> guard(lock_);
+    for (auto it = plans_.begin(); it != plans_.end();) it = it->second.graph.expired() ? plans_.erase(it) : std::next(it);
+    plans_[state] = Entry{plan.graph, plan.workspace};
+  }
+
+ private:
+  struct Entry {
+    std::weak_ptr<fe::graph::Graph> graph;
+    size_t workspace = 0;
+  };
+  std::mutex lock_;
+  std::map<std::vector<uint8_t>, Entry> plans_;
+};
+
 class ConvKernel : public runtime::Kernel {
  public:
   // fuse_epilogue: put residual and activation into the cuDNN graph (else run them after).
@@ -172,13 +212,22 @@ class ConvKernel : public runtime::Kernel {
     post_epilogue_ = state[0] == kStatePostEpilogue;
     if (!post_epilogue_ && g.epilogue.act != PointwiseOp::kIdentity && !cudnn_activation(g.epilogue))
       return invalid_argument("the stored plan fuses an activation this build no longer trusts cuDNN with");
+    if (auto shared = RestoredPlanCache::global().find(state)) {
+      graph_ = std::move(shared->graph);
+      workspace_ = shared->workspace;
+      restored_ = true;
+      return Status::ok();
+    }
     auto handles = handles_for({});
     if (!handles.is_ok()) return handles.status();
     std::lock_guard<std::mutex> guard(*(*handles)->lock);
     graph_ = std::make_shared<fe::graph::Graph>();
     std::vector<uint8_t> plan(state.begin() + 1, state.end());
     try {
-      fe::error_t e = graph_->deserialize((*handles)->cudnn, plan);
+      // No warm-up: the frontend's default captures a throwaway execution per plan (a stream,
+      // a cudaMalloc, a graph capture, a cudaFree that waits for the device) only to load the
+      // kernel early. A freshly built plan does not do it, and the first enqueue loads it anyway.
+      fe::error_t e = graph_->deserialize((*handles)->cudnn, plan, /*enforce_precompiled=*/false, /*run_warmup=*/false);
       if (!e.is_good()) return unsupported(std::string("cuDNN deserialize: ") + e.get_message());
       int64_t ws = 0;
       e = graph_->get_workspace_size(ws);
@@ -187,8 +236,12 @@ class ConvKernel : public runtime::Kernel {
     } catch (const std::exception& ex) {  // the blob is parsed as UBJSON
       return invalid_argument(std::string("cuDNN plan in the engine file: ") + ex.what());
     }
+    RestoredPlanCache::global().add(state, RestoredPlan{graph_, workspace_});
+    restored_ = true;
     return Status::ok();
   }
+
+  bool restored_from_state() const override { return restored_; }
 
   std::vector<uint8_t> serialize() const override {
     std::vector<uint8_t> plan;
@@ -248,6 +301,7 @@ class ConvKernel : public runtime::Kernel {
   bool residual_ = false, post_epilogue_ = false;
   int64_t n_out_ = 0;
   bool bias_ = false;
+  bool restored_ = false;
   size_t workspace_ = 0;
 };
 

@@ -1,14 +1,17 @@
 // cuda.cublaslt.matmul: MatMul, Gemm, kiln::FusedMatMul and kiln::FusedGemm through cuBLASLt
 // (float32 with optional TF32, float16, bfloat16; FP32 accumulation). Bias, ReLU and tanh-GELU
 // run as cuBLASLt epilogues, the residual Z as cuBLASLt's C operand (beta = 1); other
-// activations finish in our epilogue kernel.
+// activations finish in our epilogue kernel. The chosen algorithm is stored in the engine file
+// (cublaslt_state.h), so loading skips the heuristic.
 // Row-major trick: a row-major [M,K]x[K,N] product is the column-major [N,K]x[K,M] product, so
 // ONNX's A and B are passed swapped and no data is transposed.
 #include <mutex>
 
+#include "backends/cuda/cublaslt_state.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/epilogue.h"
 #include "backends/cuda/tactic_util.h"
+#include "plan/checksum.h"
 #include "runtime/tactic.h"
 
 namespace kiln::cuda {
@@ -56,58 +59,27 @@ class MatmulKernel : public runtime::Kernel {
     if (desc_) cublasLtMatmulDescDestroy(desc_);
   }
 
-  Status init() {
-    cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
-    if (dt_ == DataType::kFloat32 && tf32_) compute = CUBLAS_COMPUTE_32F_FAST_TF32;
-    KILN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, compute, CUDA_R_32F));
-    cublasOperation_t ta = s_.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = s_.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
-    KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
-    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
-    s_.act_in_lt = false;
-    if (s_.epilogue.act == PointwiseOp::kRelu) {
-      epi = s_.bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
-      s_.act_in_lt = true;
-    } else if (s_.epilogue.act == PointwiseOp::kGeluTanh) {  // cuBLASLt's GELU is the tanh form
-      epi = s_.bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
-      s_.act_in_lt = true;
-    } else if (s_.bias) {
-      epi = CUBLASLT_EPILOGUE_BIAS;
-    }
-    if (epi != CUBLASLT_EPILOGUE_DEFAULT)
-      KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
-    if (s_.bias) {
-      cudaDataType_t bias_type = cuda_type(dt_);
-      KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
-    }
-    cudaDataType_t t = cuda_type(dt_);
-    auto make_layout = [&](cublasLtMatrixLayout_t& l, int64_t rows, int64_t cols, int64_t stride) -> Status {
-      KILN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, t, rows, cols, rows));
-      if (s_.batch > 1) {
-        int32_t count = static_cast<int32_t>(s_.batch);
-        KILN_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
-        KILN_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
-      }
-      return Status::ok();
-    };
-    KILN_RETURN_IF_ERROR(make_layout(layout_a_, s_.trans_a ? s_.k : s_.m, s_.trans_a ? s_.m : s_.k, s_.stride_a));
-    KILN_RETURN_IF_ERROR(make_layout(layout_b_, s_.trans_b ? s_.n : s_.k, s_.trans_b ? s_.k : s_.n, s_.stride_b));
-    KILN_RETURN_IF_ERROR(make_layout(layout_d_, s_.m, s_.n, s_.stride_d));
+  // Descriptors, then the algorithm: the one `state` stored when it still fits (the engine file
+  // keeps the build's choice), otherwise the heuristic's first choice.
+  Status init(const std::vector<uint8_t>* state) {
+    KILN_RETURN_IF_ERROR(make_descriptors());
     KILN_ASSIGN_OR_RETURN(cublasLtHandle_t handle, shared_handle());
-    cublasLtMatmulPreference_t pref;
-    KILN_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-    size_t ws = kWorkspaceBytes;
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
-    int found = 0;
-    cublasLtMatmulHeuristicResult_t result{};
-    cublasStatus_t st =
-        cublasLtMatmulAlgoGetHeuristic(handle, desc_, layout_a_, layout_b_, layout_d_, layout_d_, pref, 1, &result, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
-    if (st != CUBLAS_STATUS_SUCCESS) return cublas_status(st, "cublasLtMatmulAlgoGetHeuristic");
-    if (found == 0) return unsupported("cuBLASLt has no algorithm for this matrix product");
-    algo_ = result.algo;
-    return Status::ok();
+    if (state && !state->empty() && restore(handle, *state)) {
+      restored_ = true;
+      return Status::ok();
+    }
+    return run_heuristic(handle);
   }
+
+  std::vector<uint8_t> serialize() const override {
+    AlgoState state;
+    state.library_version = cublasLtGetVersion();
+    state.problem_hash = problem_hash();
+    state.algo = algo_;
+    return encode_algo_state(state);
+  }
+
+  bool restored_from_state() const override { return restored_; }
 
   Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
                  const runtime::LaunchContext& launch) const override {
@@ -128,9 +100,95 @@ class MatmulKernel : public runtime::Kernel {
   }
 
  private:
+  Status make_descriptors() {
+    compute_ = CUBLAS_COMPUTE_32F;
+    if (dt_ == DataType::kFloat32 && tf32_) compute_ = CUBLAS_COMPUTE_32F_FAST_TF32;
+    KILN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, compute_, CUDA_R_32F));
+    cublasOperation_t ta = s_.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = s_.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+    KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+    epilogue_ = CUBLASLT_EPILOGUE_DEFAULT;
+    s_.act_in_lt = false;
+    if (s_.epilogue.act == PointwiseOp::kRelu) {
+      epilogue_ = s_.bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+      s_.act_in_lt = true;
+    } else if (s_.epilogue.act == PointwiseOp::kGeluTanh) {  // cuBLASLt's GELU is the tanh form
+      epilogue_ = s_.bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+      s_.act_in_lt = true;
+    } else if (s_.bias) {
+      epilogue_ = CUBLASLT_EPILOGUE_BIAS;
+    }
+    if (epilogue_ != CUBLASLT_EPILOGUE_DEFAULT)
+      KILN_CUBLAS_CHECK(
+          cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue_, sizeof(epilogue_)));
+    if (s_.bias) {
+      cudaDataType_t bias_type = cuda_type(dt_);
+      KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
+    }
+    cudaDataType_t t = cuda_type(dt_);
+    auto make_layout = [&](cublasLtMatrixLayout_t& l, int64_t rows, int64_t cols, int64_t stride) -> Status {
+      KILN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, t, rows, cols, rows));
+      if (s_.batch > 1) {
+        int32_t count = static_cast<int32_t>(s_.batch);
+        KILN_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+        KILN_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+      }
+      return Status::ok();
+    };
+    KILN_RETURN_IF_ERROR(make_layout(layout_a_, s_.trans_a ? s_.k : s_.m, s_.trans_a ? s_.m : s_.k, s_.stride_a));
+    KILN_RETURN_IF_ERROR(make_layout(layout_b_, s_.trans_b ? s_.n : s_.k, s_.trans_b ? s_.k : s_.n, s_.stride_b));
+    KILN_RETURN_IF_ERROR(make_layout(layout_d_, s_.m, s_.n, s_.stride_d));
+    return Status::ok();
+  }
+
+  Status run_heuristic(cublasLtHandle_t handle) {
+    cublasLtMatmulPreference_t pref;
+    KILN_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    size_t ws = kWorkspaceBytes;
+    cublasStatus_t st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+    int found = 0;
+    cublasLtMatmulHeuristicResult_t result{};
+    if (st == CUBLAS_STATUS_SUCCESS)
+      st = cublasLtMatmulAlgoGetHeuristic(handle, desc_, layout_a_, layout_b_, layout_d_, layout_d_, pref, 1, &result,
+                                          &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (st != CUBLAS_STATUS_SUCCESS) return cublas_status(st, "cublasLtMatmulAlgoGetHeuristic");
+    if (found == 0) return unsupported("cuBLASLt has no algorithm for this matrix product");
+    algo_ = result.algo;
+    return Status::ok();
+  }
+
+  // The stored algorithm, when it was chosen by this cuBLASLt for this very problem and cuBLASLt
+  // still accepts it within our workspace; false (the caller runs the heuristic) otherwise.
+  bool restore(cublasLtHandle_t handle, const std::vector<uint8_t>& bytes) {
+    std::optional<AlgoState> state = decode_algo_state(bytes);
+    if (!state || state->library_version != cublasLtGetVersion() || state->problem_hash != problem_hash()) return false;
+    cublasLtMatmulHeuristicResult_t check{};
+    cublasStatus_t st =
+        cublasLtMatmulAlgoCheck(handle, desc_, layout_a_, layout_b_, layout_d_, layout_d_, &state->algo, &check);
+    if (st != CUBLAS_STATUS_SUCCESS || check.state != CUBLAS_STATUS_SUCCESS || check.workspaceSize > kWorkspaceBytes)
+      return false;
+    algo_ = state->algo;
+    return true;
+  }
+
+  // Everything the algorithm choice depends on (make_descriptors has run): a stored algorithm
+  // is used only for the problem it was chosen for.
+  uint64_t problem_hash() const {
+    const int64_t fields[] = {1,  // this list's version
+                              static_cast<int64_t>(cuda_type(dt_)), static_cast<int64_t>(compute_),
+                              s_.m, s_.n, s_.k, s_.trans_a, s_.trans_b, s_.batch, s_.stride_a, s_.stride_b, s_.stride_d,
+                              static_cast<int64_t>(epilogue_), s_.bias, s_.residual,
+                              static_cast<int64_t>(kWorkspaceBytes)};
+    return plan::xxh64(fields, sizeof(fields), 0);
+  }
+
   GemmShape s_;
   DataType dt_;
   bool tf32_;
+  bool restored_ = false;
+  cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
+  cublasLtEpilogue_t epilogue_ = CUBLASLT_EPILOGUE_DEFAULT;
   cublasLtMatmulDesc_t desc_ = nullptr;
   cublasLtMatrixLayout_t layout_a_ = nullptr, layout_b_ = nullptr, layout_d_ = nullptr;
   cublasLtMatmulAlgo_t algo_{};
@@ -226,7 +284,7 @@ class MatmulTactic : public runtime::Tactic {
     for (int64_t d : dims_of(spec.node->output(0))) elems *= d;
     s.out_elems = elems;
     auto kernel = std::make_unique<MatmulKernel>(s, dtype_of(spec.node->output(0)), spec.params == "tf32");
-    KILN_RETURN_IF_ERROR(kernel->init().with_context(spec.node->describe()));
+    KILN_RETURN_IF_ERROR(kernel->init(spec.state).with_context(spec.node->describe()));
     return std::unique_ptr<runtime::Kernel>(std::move(kernel));
   }
   std::vector<std::string> candidate_params(const ir::Node& n) const override {
@@ -292,7 +350,7 @@ class Conv1x1Tactic : public runtime::Tactic {
     for (int64_t d : dims_of(spec.node->output(0))) elems *= d;
     s.out_elems = elems;
     auto kernel = std::make_unique<MatmulKernel>(s, dtype_of(spec.node->output(0)), spec.params == "tf32");
-    KILN_RETURN_IF_ERROR(kernel->init().with_context(spec.node->describe()));
+    KILN_RETURN_IF_ERROR(kernel->init(spec.state).with_context(spec.node->describe()));
     return std::unique_ptr<runtime::Kernel>(std::move(kernel));
   }
   std::vector<std::string> candidate_params(const ir::Node& n) const override {
