@@ -5,6 +5,7 @@
 #include "ops/shape_inference.h"
 #include "passes/channels_last.h"
 #include "passes/pass.h"
+#include "plan/views.h"
 
 namespace kiln::passes {
 
@@ -29,6 +30,7 @@ std::vector<std::string> pass_names() {
   std::vector<std::string> names;
   for (const auto& p : make_all_passes()) names.push_back(p->name());
   names.push_back(kChannelsLastPass);  // a lowering step the builder runs after precision
+  names.push_back(plan::kViewAliasPass);  // the builder's views: aliases instead of copy kernels
   return names;
 }
 

@@ -21,7 +21,7 @@
 namespace kiln::plan {
 
 inline constexpr char kEngineMagic[4] = {'K', 'I', 'L', 'N'};
-inline constexpr uint32_t kEngineFormatVersion = 1;
+inline constexpr uint32_t kEngineFormatVersion = 2;  // 2: Storage::Alias (views)
 inline constexpr size_t kEngineHeaderBytes = 64;
 inline constexpr size_t kWeightsAlignment = 64;
 const char* builder_version();  // the Kiln version that writes engines ("0.1.0")
@@ -54,8 +54,8 @@ struct EngineDesc {
   runtime::TargetInfo target;
   BuildSettings config;
   std::shared_ptr<ir::Graph> graph;  // optimized, static types, nodes in execution order
-  std::vector<Layer> layers;         // one per graph node
-  MemoryPlan memory;                 // the arena: every intermediate value
+  std::vector<Layer> layers;         // one per graph node (views: tactic kAliasTactic, no kernel)
+  MemoryPlan memory;                 // the arena: every intermediate value, and the aliases
   Weights weights;
   size_t workspace_bytes = 0;        // max over layers
   int64_t source_node_count = 0;     // layers before optimization

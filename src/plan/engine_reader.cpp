@@ -14,6 +14,7 @@
 #include "plan/checksum.h"
 #include "plan/engine_format.h"
 #include "plan/engine_format_generated.h"
+#include "plan/views.h"
 
 namespace kiln::plan {
 namespace {
@@ -224,6 +225,8 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes, ReadTimings*
     if (!e->values()) return bad("no values");
     std::vector<ir::Value*> values;
     std::vector<fb::Storage> storage;
+    std::vector<uint64_t> nbytes;
+    std::vector<int32_t> alias_root;  // by value index: the aliased value's index, -1 for none
     for (flatbuffers::uoffset_t i = 0; i < e->values()->size(); ++i) {
       const fb::Value* fv = e->values()->Get(i);
       std::string name = str(fv->name());
@@ -238,6 +241,8 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes, ReadTimings*
       ir::ValueType type = ir::ValueType::tensor(dt, Shape::from_dims(dims));
       type.layout = static_cast<ir::Layout>(fv->layout());
       ir::Value* v = g->add_value(name, type);
+      if (fv->storage() != fb::Storage::Alias && fv->alias_of() != -1)
+        return bad(what + " names a value it aliases but is not an alias");
       switch (fv->storage()) {
         case fb::Storage::Weights: {
           KILN_ASSIGN_OR_RETURN(Tensor t, r.weights_tensor(what, dt, dims, fv->offset(), fv->nbytes()));
@@ -259,11 +264,31 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes, ReadTimings*
           break;
         }
         case fb::Storage::Binding: break;
+        case fb::Storage::Alias: {
+          // The bytes of an earlier value that is no alias itself, of the same size.
+          const int32_t root = fv->alias_of();
+          if (version < 2) return bad(what + " is an alias, which format version 1 does not have");
+          if (root < 0 || static_cast<size_t>(root) >= values.size())
+            return bad(what + " is an alias of value " + std::to_string(root) + ", not an earlier value");
+          if (storage[root] == fb::Storage::Alias) return bad(what + " is an alias of an alias");
+          if (fv->offset() != 0) return bad(what + " is an alias with an offset");
+          if (nbytes[root] != fv->nbytes())
+            return bad(what + " has " + std::to_string(fv->nbytes()) + " bytes, the value it aliases " +
+                       std::to_string(nbytes[root]));
+          desc.memory.aliases[v] = values[root];
+          alias_root.resize(values.size() + 1, -1);
+          alias_root[values.size()] = root;
+          break;
+        }
         default: return bad(what + " has an unknown storage kind");
       }
       values.push_back(v);
       storage.push_back(fv->storage());
+      nbytes.push_back(fv->nbytes());
     }
+    alias_root.resize(values.size(), -1);
+    // The value whose bytes idx is: itself unless it is an alias.
+    auto root_index = [&](int32_t idx) { return alias_root[idx] >= 0 ? alias_root[idx] : idx; };
     auto value_at = [&](int32_t idx, const std::string& who) -> Result<ir::Value*> {
       if (idx == -1) return static_cast<ir::Value*>(nullptr);
       if (idx < 0 || static_cast<size_t>(idx) >= values.size())
@@ -284,6 +309,9 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes, ReadTimings*
         const fb::Node* fn = e->nodes()->Get(i);
         std::string who = "node " + std::to_string(i) + " ('" + str(fn->name()) + "')";
         if (str(fn->op_type()).empty()) return bad(who + " has no op type");
+        // A view layer runs no kernel: its one output must be an alias of its input 0's bytes, and
+        // only a view layer may define an alias (no kernel ever writes an alias's root).
+        const bool view_layer = str(fn->tactic()) == kAliasTactic;
         std::vector<ir::Value*> ins, outs;
         if (fn->inputs())
           for (int32_t idx : *fn->inputs()) {
@@ -296,8 +324,17 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes, ReadTimings*
             KILN_ASSIGN_OR_RETURN(ir::Value * v, value_at(idx, who));
             if (v && (defined[idx] || storage[idx] == fb::Storage::Weights))
               return bad(who + " writes '" + v->name() + "', which is already defined");
+            if (v && !view_layer && storage[idx] == fb::Storage::Alias)
+              return bad(who + " writes '" + v->name() + "', an alias of another value's bytes");
             outs.push_back(v);
           }
+        if (view_layer) {
+          const int32_t in0 = fn->inputs() && fn->inputs()->size() ? fn->inputs()->Get(0) : -1;
+          const int32_t out = fn->outputs() && fn->outputs()->size() == 1 ? fn->outputs()->Get(0) : -1;
+          if (in0 < 0 || out < 0 || storage[out] != fb::Storage::Alias || alias_root[out] != root_index(in0))
+            return bad(who + " is a view layer whose output is not an alias of its input");
+          if (fn->workspace_bytes() != 0) return bad(who + " is a view layer with a workspace");
+        }
         ir::Node* node = g->add_node(str(fn->op_type()), ins, outs, str(fn->name()), str(fn->domain()));
         if (fn->outputs())
           for (int32_t idx : *fn->outputs())
@@ -369,7 +406,8 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes, ReadTimings*
     if (e->outputs())
       for (int32_t idx : *e->outputs()) {
         KILN_ASSIGN_OR_RETURN(ir::Value * v, value_at(idx, "the output bindings"));
-        if (!v || storage[idx] == fb::Storage::Arena) return bad("output binding " + std::to_string(idx) + " is not bound");
+        if (!v || storage[idx] == fb::Storage::Arena || storage[idx] == fb::Storage::Alias)
+          return bad("output binding " + std::to_string(idx) + " is not bound");
         if (!defined[idx]) return bad("output '" + v->name() + "' is never produced");
         g->outputs().push_back(v);
       }

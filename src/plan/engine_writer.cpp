@@ -106,7 +106,18 @@ Result<std::vector<uint8_t>> write_engine(const EngineDesc& desc) {
       return unsupported("value '" + v->name() + "' has type " + t.to_string() + ", which an engine cannot hold");
     fb::Storage storage = fb::Storage::Arena;
     uint64_t offset = 0, nbytes = 0;
-    if (v->is_constant()) {
+    int32_t alias_of = -1;
+    if (auto a = desc.memory.aliases.find(v); a != desc.memory.aliases.end()) {
+      // The root is read by the view (or a view of it) before this value is written: noted earlier.
+      auto root = index.find(a->second);
+      if (root == index.end() || root->second >= index.at(v) || desc.memory.aliases.count(a->second) ||
+          bound.count(v) || v->is_constant())
+        return internal_error("value '" + v->name() + "' is an alias of '" + a->second->name() +
+                              "', which the engine cannot express");
+      storage = fb::Storage::Alias;
+      alias_of = root->second;
+      KILN_ASSIGN_OR_RETURN(nbytes, value_bytes(*v));
+    } else if (v->is_constant()) {
       auto it = desc.weights.offsets.find(v);
       if (it == desc.weights.offsets.end()) return internal_error("constant '" + v->name() + "' was not packed");
       storage = fb::Storage::Weights;
@@ -123,7 +134,7 @@ Result<std::vector<uint8_t>> write_engine(const EngineDesc& desc) {
     }
     fb_values.push_back(fb::CreateValue(fbb, fbb.CreateString(v->name()), static_cast<int32_t>(t.dtype),
                                         fbb.CreateVector(t.shape->static_dims()), static_cast<int32_t>(t.layout),
-                                        storage, offset, nbytes));
+                                        storage, offset, nbytes, alias_of));
   }
 
   std::vector<flatbuffers::Offset<fb::Node>> fb_nodes;

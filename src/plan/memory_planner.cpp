@@ -110,7 +110,8 @@ Result<size_t> value_bytes(const ir::Value& v) {
   return static_cast<size_t>(*count) * esize;
 }
 
-Result<MemoryPlan> plan_memory(const ir::Graph& g, size_t alignment, const InPlaceFn& in_place) {
+Result<MemoryPlan> plan_memory(const ir::Graph& g, size_t alignment, const InPlaceFn& in_place,
+                               const ViewFn& is_view) {
   MemoryPlan plan;
   plan.alignment = alignment;
   std::unordered_set<const ir::Value*> external;
@@ -118,23 +119,40 @@ Result<MemoryPlan> plan_memory(const ir::Graph& g, size_t alignment, const InPla
   for (const ir::Value* v : g.outputs()) external.insert(v);
 
   const auto& nodes = g.nodes();
+  std::vector<bool> view(nodes.size(), false);
   std::vector<BufferRequest> requests;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const ir::Node& node = *nodes[i];
-    for (size_t o = 0; o < node.num_outputs(); ++o) {
-      const ir::Value* v = node.output(o);
-      if (!v || external.count(v) || v->is_constant() || plan.index.count(v)) continue;
-      KILN_ASSIGN_OR_RETURN(size_t bytes, value_bytes(*v));
-      plan.index[v] = plan.slots.size();
-      ValueSlot slot;
-      slot.value = v;
-      slot.bytes = bytes;
-      slot.first = slot.last = static_cast<int>(i);
-      plan.slots.push_back(slot);
-      requests.push_back({bytes, slot.first, slot.last, -1});
+    view[i] = is_view && is_view(node);
+    if (view[i]) {
+      const ir::Value* in = node.num_inputs() ? node.input(0) : nullptr;
+      const ir::Value* out = node.num_outputs() == 1 ? node.output(0) : nullptr;
+      if (!in || !out || external.count(out) || out->is_constant() || plan.index.count(out) || plan.aliases.count(out))
+        return internal_error(node.describe() + " cannot be a view: it needs one input and one output that is no "
+                              "graph input, output or constant");
+      KILN_ASSIGN_OR_RETURN(size_t in_bytes, value_bytes(*in));
+      KILN_ASSIGN_OR_RETURN(size_t out_bytes, value_bytes(*out));
+      if (in_bytes != out_bytes)
+        return internal_error(node.describe() + " cannot be a view: its output has " + std::to_string(out_bytes) +
+                              " bytes, its input " + std::to_string(in_bytes));
+      plan.aliases[out] = plan.root_of(in);
+    } else {
+      for (size_t o = 0; o < node.num_outputs(); ++o) {
+        const ir::Value* v = node.output(o);
+        if (!v || external.count(v) || v->is_constant() || plan.index.count(v) || plan.aliases.count(v)) continue;
+        KILN_ASSIGN_OR_RETURN(size_t bytes, value_bytes(*v));
+        plan.index[v] = plan.slots.size();
+        ValueSlot slot;
+        slot.value = v;
+        slot.bytes = bytes;
+        slot.first = slot.last = static_cast<int>(i);
+        plan.slots.push_back(slot);
+        requests.push_back({bytes, slot.first, slot.last, -1});
+      }
     }
+    // A read of an alias is a read of its root's bytes.
     for (const ir::Value* v : node.inputs()) {
-      auto it = v ? plan.index.find(v) : plan.index.end();
+      auto it = v ? plan.index.find(plan.root_of(v)) : plan.index.end();
       if (it == plan.index.end()) continue;
       ValueSlot& s = plan.slots[it->second];
       s.last = std::max(s.last, static_cast<int>(i));
@@ -143,18 +161,26 @@ Result<MemoryPlan> plan_memory(const ir::Graph& g, size_t alignment, const InPla
   }
   if (in_place) {
     for (size_t i = 0; i < nodes.size(); ++i) {
+      if (view[i]) continue;  // no kernel, nothing written
       const ir::Node& node = *nodes[i];
       for (size_t o = 0; o < node.num_outputs(); ++o) {
         auto out_it = node.output(o) ? plan.index.find(node.output(o)) : plan.index.end();
         if (out_it == plan.index.end()) continue;
         for (size_t in = 0; in < node.num_inputs(); ++in) {
-          auto in_it = node.input(in) ? plan.index.find(node.input(in)) : plan.index.end();
+          const ir::Value* v = node.input(in);
+          const ir::Value* root = v ? plan.root_of(v) : nullptr;
+          auto in_it = root ? plan.index.find(root) : plan.index.end();
           if (in_it == plan.index.end()) continue;
+          // The root's last use is the last use over all its aliases.
           const ValueSlot& src = plan.slots[in_it->second];
           if (src.last != static_cast<int>(i) || src.bytes != plan.slots[out_it->second].bytes) continue;
           // The same input read twice by this node (x*x) still allows in-place only if the
-          // tactic says so; it decides.
-          if (!in_place(node, in, o)) continue;
+          // tactic says so; it decides. The same bytes read under another value (x + view of x,
+          // other shapes, other indexing) never do: the tactic cannot see that they are shared.
+          bool shared = false;
+          for (size_t k = 0; k < node.num_inputs(); ++k)
+            shared |= k != in && node.input(k) && node.input(k) != v && plan.root_of(node.input(k)) == root;
+          if (shared || !in_place(node, in, o)) continue;
           requests[out_it->second].reuse_of = static_cast<int>(in_it->second);
           break;
         }

@@ -1,7 +1,8 @@
 // Memory planner: puts every intermediate value of a scheduled graph into one arena, so that
 // values whose lifetimes overlap never share bytes and values that are dead reuse space.
 // Graph inputs and outputs are bound to the caller's buffers and constants live in the
-// weights section, so neither is planned here.
+// weights section, so neither is planned here. Views (plan/views.h) get no bytes of their own:
+// their output is an alias of their input's root, which lives until the alias's last use.
 //
 // Algorithm: lifetimes [first def, last use] in schedule order, then greedy-by-size best fit
 // (largest buffers first; each goes into the smallest gap between buffers it overlaps in time,
@@ -45,6 +46,9 @@ BufferPlan plan_buffers(const std::vector<BufferRequest>& requests, size_t align
 
 // Whether node may write output `out` over input `in` (same bytes); optional, per tactic.
 using InPlaceFn = std::function<bool(const ir::Node& node, size_t in, size_t out)>;
+// Whether node's one output is a view of its input 0 (plan/views.h): the output then shares the
+// input's bytes (an alias) and the node runs no kernel; optional.
+using ViewFn = std::function<bool(const ir::Node& node)>;
 
 struct ValueSlot {
   const ir::Value* value = nullptr;
@@ -59,15 +63,28 @@ struct MemoryPlan {
   size_t arena_bytes = 0;
   size_t naive_bytes = 0;
   size_t alignment = 256;
+  // Views' outputs: alias -> root, the value whose bytes they are. A root is a planned
+  // intermediate, a graph input or output, or a constant, never itself an alias (chains are
+  // followed); aliases have no slot. A planned root's lifetime covers every alias's last use.
+  std::unordered_map<const ir::Value*, const ir::Value*> aliases;
   const ValueSlot* find(const ir::Value* v) const {
     auto it = index.find(v);
     return it == index.end() ? nullptr : &slots[it->second];
+  }
+  const ir::Value* root_of(const ir::Value* v) const {
+    auto it = aliases.find(v);
+    return it == aliases.end() ? v : it->second;
   }
 };
 
 // Plans the intermediates of g (nodes in g.nodes() order, which must be topological). Every
 // planned value needs a static shape and a fixed-size dtype: an error names the value otherwise.
-Result<MemoryPlan> plan_memory(const ir::Graph& g, size_t alignment = 256, const InPlaceFn& in_place = nullptr);
+// In-place reuse (in_place) takes an input's root only where no alias of it is read later, and
+// never a graph input's, an output's or a constant's bytes (those are not planned). A node that
+// is_view says is a view must have one output that is no graph input or output, no constant,
+// and as many bytes as its input: an internal error otherwise.
+Result<MemoryPlan> plan_memory(const ir::Graph& g, size_t alignment = 256, const InPlaceFn& in_place = nullptr,
+                               const ViewFn& is_view = nullptr);
 
 // Bytes of a tensor of static type t (0 for empty tensors); an error on overflow or unknown size.
 Result<size_t> value_bytes(const ir::Value& v);

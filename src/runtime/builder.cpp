@@ -10,6 +10,7 @@
 #include "passes/pass_manager.h"
 #include "passes/precision.h"
 #include "plan/memory_planner.h"
+#include "plan/views.h"
 #include "runtime/cpu_fallback.h"
 
 namespace kiln::runtime {
@@ -207,17 +208,36 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
       progress("layout", 1, 1);
     }
 
+    // Views (plan/views.h): a row-major Reshape/Squeeze/Unsqueeze/Flatten/Identity's output is
+    // its input's bytes, so it runs no kernel and the memory plan makes it an alias. A graph
+    // output keeps its copy kernel: it must land in the caller's buffer.
+    std::unordered_set<const ir::Node*> views;
+    if (std::find(config.disabled_passes.begin(), config.disabled_passes.end(), plan::kViewAliasPass) ==
+        config.disabled_passes.end()) {
+      std::unordered_set<const ir::Value*> graph_outputs(g.outputs().begin(), g.outputs().end());
+      for (const auto& n : g.nodes())
+        if (plan::is_view_node(*n) && !graph_outputs.count(n->output(0))) views.insert(n.get());
+      if (!views.empty())
+        log("views: " + std::to_string(views.size()) + " layers alias their input's bytes (no kernel)");
+    }
+    auto is_view = [&](const ir::Node& n) { return views.count(&n) > 0; };
+
     // CPU fallback (runtime/cpu_fallback.h): nodes without a CUDA kernel that the CPU reference
     // runs are marked for the fallback tactic, or named with a hint when it is not allowed.
     if (config.backend == Backend::kCuda)
       KILN_RETURN_IF_ERROR(mark_cpu_fallback_nodes(
-          g, config, [&](const ir::Node& n) { return !usable_tactics(n).empty(); }, log));
+          g, config, [&](const ir::Node& n) { return is_view(n) || !usable_tactics(n).empty(); }, log));
 
     const size_t limit = config.workspace_mib > 0 ? static_cast<size_t>(config.workspace_mib) << 20 : SIZE_MAX;
     const auto& nodes = g.nodes();
     for (size_t i = 0; i < nodes.size(); ++i) {
       const ir::Node& node = *nodes[i];
       progress("lower", i, nodes.size());
+      if (is_view(node)) {
+        desc.layers.push_back({plan::kAliasTactic, "", 0, {}});
+        log("layer " + std::to_string(i) + ": " + node.describe() + " -> " + plan::kAliasTactic);
+        continue;
+      }
       auto candidates = usable_tactics(node);
       if (candidates.empty())
         return unsupported(node.describe() + " (domain '" + node.domain() + "') has no kernel on backend '" +
@@ -251,9 +271,10 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
     progress("lower", nodes.size(), nodes.size());
 
     progress("plan", 0, 1);
-    KILN_ASSIGN_OR_RETURN(desc.memory, plan::plan_memory(g, 256));
+    KILN_ASSIGN_OR_RETURN(desc.memory, plan::plan_memory(g, 256, nullptr, is_view));
     log("memory plan: arena " + std::to_string(desc.memory.arena_bytes) + " bytes for " +
-        std::to_string(desc.memory.slots.size()) + " intermediates (naive sum " +
+        std::to_string(desc.memory.slots.size()) + " intermediates and " +
+        std::to_string(desc.memory.aliases.size()) + " aliases (naive sum " +
         std::to_string(desc.memory.naive_bytes) + " bytes)");
     KILN_ASSIGN_OR_RETURN(desc.weights, plan::pack_weights(g));
     log("weights: " + std::to_string(desc.weights.bytes) + " bytes");

@@ -1,8 +1,10 @@
 #include "runtime/engine.h"
 
 #include <chrono>
+#include <functional>
 #include <unordered_map>
 
+#include "plan/views.h"
 #include "runtime/execution_context.h"
 
 namespace kiln::runtime {
@@ -107,14 +109,20 @@ Status Engine::prepare(LoadProfile* profile) {
   }
 
   std::unordered_map<const ir::Value*, int> ids;
-  auto slot_of = [&](const ir::Value* v) -> Result<int> {
+  std::function<Result<int>(const ir::Value*)> slot_of = [&](const ir::Value* v) -> Result<int> {
     auto it = ids.find(v);
     if (it != ids.end()) return it->second;
     Slot s;
     s.dtype = v->type().dtype;
     s.dims = v->type().shape->static_dims();
     s.layout = v->type().layout;
-    if (v->is_constant()) {
+    if (auto a = desc_.memory.aliases.find(v); a != desc_.memory.aliases.end()) {
+      // The root's slot first, so that enqueue resolves slots in order. Roots are no aliases.
+      if (desc_.memory.aliases.count(a->second)) return internal_error("'" + v->name() + "' aliases an alias");
+      KILN_ASSIGN_OR_RETURN(int root, slot_of(a->second));
+      s.where = Where::kAlias;
+      s.offset = static_cast<size_t>(root);
+    } else if (v->is_constant()) {
       auto w = desc_.weights.offsets.find(v);
       if (w == desc_.weights.offsets.end()) return internal_error("constant '" + v->name() + "' has no weights");
       s.where = Where::kWeights;
@@ -154,6 +162,18 @@ Status Engine::prepare(LoadProfile* profile) {
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     const ir::Node& node = *g.nodes()[i];
     const plan::Layer& layer = desc_.layers[i];
+    if (layer.tactic == plan::kAliasTactic) {
+      // A view: no kernel, its output is its input's bytes (the plan made it an alias).
+      if (!plan::is_view_node(node) || desc_.memory.root_of(node.output(0)) == node.output(0) ||
+          desc_.memory.root_of(node.output(0)) != desc_.memory.root_of(node.input(0)))
+        return invalid_argument(node.describe() + " is an alias layer but not a view of its input");
+      for (const ir::Value* v : {node.input(0), node.output(0)}) {
+        KILN_ASSIGN_OR_RETURN(int id, slot_of(v));
+        (void)id;
+      }
+      view_layers_.push_back(i);
+      continue;
+    }
     const Tactic* tactic = TacticRegistry::global().find(layer.tactic);
     if (!tactic)
       return unsupported(node.describe() + " uses kernel '" + layer.tactic + "', which this Kiln does not have");
@@ -198,6 +218,7 @@ Status Engine::prepare(LoadProfile* profile) {
       run.outputs.push_back(id);
     }
     layers_.push_back(std::move(run));
+    layer_index_.push_back(i);
   }
   return Status::ok();
 }

@@ -54,10 +54,11 @@ class Engine : public std::enable_shared_from_this<Engine> {
 
  private:
   friend class ExecutionContext;
-  enum class Where { kArena, kWeights, kInput, kOutput };
+  // kAlias: the bytes of another slot (a view's output; plan/views.h).
+  enum class Where { kArena, kWeights, kInput, kOutput, kAlias };
   struct Slot {
     Where where = Where::kArena;
-    size_t offset = 0;  // arena/weights offset, or the binding index
+    size_t offset = 0;  // arena/weights offset, the binding index, or (kAlias) an earlier slot id
     DataType dtype = DataType::kUndefined;
     std::vector<int64_t> dims;
     ir::Layout layout = ir::Layout::kRowMajor;
@@ -73,7 +74,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::shared_ptr<Device> device_;
   std::vector<Slot> slots_;
   std::vector<int> output_slots_;  // slot id of each graph output
-  std::vector<LayerRun> layers_;
+  std::vector<LayerRun> layers_;     // the layers that run a kernel, in order
+  std::vector<size_t> layer_index_;  // each one's index in desc_.layers
+  std::vector<size_t> view_layers_;  // desc_.layers indices of the views (no kernel)
   std::vector<std::unique_ptr<Kernel>> kernels_;
   DeviceBuffer weights_buffer_;      // device copy of the weights (non-CPU backends)
   const uint8_t* weights_ = nullptr;  // where kernels read weights

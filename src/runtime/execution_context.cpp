@@ -115,6 +115,7 @@ Status ExecutionContext::launch_layers(const std::vector<TensorRef>& inputs, con
       case Engine::Where::kWeights: ptrs_[s] = const_cast<uint8_t*>(e.weights_ + slot.offset); break;
       case Engine::Where::kInput: ptrs_[s] = inputs[slot.offset].data; break;
       case Engine::Where::kOutput: ptrs_[s] = outputs[slot.offset].data; break;
+      case Engine::Where::kAlias: ptrs_[s] = ptrs_[slot.offset]; break;  // an earlier slot
     }
   }
   LaunchContext launch{stream, workspace_.data(), workspace_.size(), backend_state_};
@@ -124,15 +125,21 @@ Status ExecutionContext::launch_layers(const std::vector<TensorRef>& inputs, con
     const Engine::Slot& s = e.slots_[id];
     return TensorRef{s.dtype, s.dims, s.layout, ptrs_[id]};
   };
-  for (size_t l = 0; l < e.layers_.size(); ++l) {
-    const Engine::LayerRun& layer = e.layers_[l];
+  // Views run nothing; a profiler still sees each layer of the engine once.
+  if (hook_)
+    for (size_t l : e.view_layers_) {
+      hook_(l, false, stream);
+      hook_(l, true, stream);
+    }
+  for (size_t k = 0; k < e.layers_.size(); ++k) {
+    const Engine::LayerRun& layer = e.layers_[k];
     ins.clear();
     outs.clear();
     for (int id : layer.inputs) ins.push_back(ref(id));
     for (int id : layer.outputs) outs.push_back(ref(id));
-    if (hook_) hook_(l, false, stream);
+    if (hook_) hook_(e.layer_index_[k], false, stream);
     KILN_RETURN_IF_ERROR(layer.kernel->enqueue(ins, outs, launch));
-    if (hook_) hook_(l, true, stream);
+    if (hook_) hook_(e.layer_index_[k], true, stream);
   }
   // Outputs no layer wrote into the caller's buffer (a graph input or constant passed through,
   // or one value bound to several outputs) are copied; stream work, so a graph captures them.

@@ -51,7 +51,9 @@ class ExecutionContext {
   Result<std::vector<Tensor>> run(const std::map<std::string, Tensor>& host_inputs);
 
   // Called before (after = false) and after each layer is enqueued, for per-layer profiling
-  // (kiln bench --profile). Empty by default. While set, calls run layer by layer.
+  // (kiln bench --profile); `layer` indexes desc().layers. Views (alias layers) run nothing:
+  // each is reported once at the start of the call with nothing between. Empty by default.
+  // While set, calls run layer by layer (no CUDA graph).
   using LayerHook = std::function<void(size_t layer, bool after, Stream stream)>;
   void set_layer_hook(LayerHook hook) { hook_ = std::move(hook); }
 

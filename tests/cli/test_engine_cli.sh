@@ -72,6 +72,33 @@ onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys
 PYEOF
 expect_error "compare detects a mismatch" "FAIL" "$KILN" compare "$WORK/other.onnx" "$WORK/small.kiln"
 
+# Views: the Reshape/Flatten/Unsqueeze between two layers alias their input (no kernel); the
+# Reshape that is a graph output keeps its copy. --disable-pass view-alias turns it off.
+"$PY" - "$WORK/views.onnx" <<'PYEOF'
+import sys, numpy as np, onnx
+from onnx import helper, TensorProto, numpy_helper
+s = numpy_helper.from_array(np.array([6, 4], np.int64), "s")
+flat = numpy_helper.from_array(np.array([24], np.int64), "flat")
+axes = numpy_helper.from_array(np.array([0], np.int64), "axes")
+nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+         helper.make_node("Reshape", ["r", "s"], ["v"], name="reshape"),
+         helper.make_node("Flatten", ["v"], ["f"], name="flatten", axis=0),
+         helper.make_node("Unsqueeze", ["x", "axes"], ["xu"], name="unsqueeze"),
+         helper.make_node("Neg", ["xu"], ["n"], name="neg"),
+         helper.make_node("Sigmoid", ["f"], ["y"], name="sigmoid"),
+         helper.make_node("Reshape", ["n", "flat"], ["z"], name="reshape_out")]
+g = helper.make_graph(nodes, "views", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 6])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 24]),
+                       helper.make_tensor_value_info("z", TensorProto.FLOAT, [24])], [s, flat, axes])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])
+PYEOF
+expect_success "views build" "7 nodes -> 7 layers (3 views)" "$KILN" build "$WORK/views.onnx" -o "$WORK/views.kiln"
+expect_success "inspect shows views" "3 are views that run no kernel" "$KILN" inspect "$WORK/views.kiln"
+expect_success "inspect names the aliased bytes" "= bytes of 'r'" "$KILN" inspect "$WORK/views.kiln"
+expect_success "views compare" "^PASS" "$KILN" compare "$WORK/views.onnx" "$WORK/views.kiln"
+expect_success "views off" "7 nodes -> 7 layers (0 views)" "$KILN" build "$WORK/views.onnx" -o "$WORK/copies.kiln" --disable-pass view-alias
+expect_success "views off compare" "^PASS" "$KILN" compare "$WORK/views.onnx" "$WORK/copies.kiln"
+
 # FP16 overflow protection: h = x @ 1e6 leaves float16's range, y = softmax(h @ 1e-6) does not.
 "$PY" - "$WORK/overflow.onnx" <<'PYEOF'
 import sys, numpy as np, onnx

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "io/random_inputs.h"
 #include "onnx/importer.h"
+#include "plan/views.h"
 #include "runtime/builder.h"
 #include "runtime/cpu_fallback.h"
 #include "runtime/engine.h"
@@ -163,8 +164,10 @@ int bench(const BenchOptions& o) {
 #endif
   dev.destroy_stream(*stream);
   double p50 = percentile(ms, 50), p90 = percentile(ms, 90), p99 = percentile(ms, 99);
-  std::printf("%s on %s (%s, batch %lld, %zu layers%s)\n", o.model.c_str(), dev.name().c_str(),
-              runtime::backend_name(dev.backend()), static_cast<long long>(batch), e.desc().layers.size(),
+  size_t views = 0;  // layers that run no kernel (plan/views.h)
+  for (const auto& l : e.desc().layers) views += l.tactic == plan::kAliasTactic;
+  std::printf("%s on %s (%s, batch %lld, %zu layers, %zu of them views%s)\n", o.model.c_str(), dev.name().c_str(),
+              runtime::backend_name(dev.backend()), static_cast<long long>(batch), e.desc().layers.size(), views,
               used_graph ? ", CUDA graph" : "");
   if (build_ms > 0) std::printf("  build       %.1f ms\n", build_ms);
   std::printf("  latency     p50 %.4f ms  p90 %.4f ms  p99 %.4f ms  (%d iterations after %d warm-up)\n", p50, p90, p99,
@@ -177,7 +180,8 @@ int bench(const BenchOptions& o) {
   if (!o.json_path.empty()) {
     nlohmann::json j = {{"model", o.model}, {"device", dev.name()}, {"batch", batch}, {"p50_ms", p50},
                         {"p90_ms", p90}, {"p99_ms", p99}, {"throughput", batch * 1000.0 / p50},
-                        {"cuda_graph", used_graph}, {"build_ms", build_ms}, {"layers", e.desc().layers.size()}};
+                        {"cuda_graph", used_graph}, {"build_ms", build_ms}, {"layers", e.desc().layers.size()},
+                        {"view_layers", views}};
     if (!profile_rows.empty()) j["profile"] = profile_rows;
     std::ofstream(o.json_path) << j.dump(1) << "\n";
   }

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "io/npy.h"
 #include "onnx/importer.h"
+#include "plan/views.h"
 #include "runtime/builder.h"
 
 namespace kiln::cli {
@@ -114,9 +115,11 @@ int build(const BuildOptions& o) {
   if (!st.is_ok()) return report(st);
   const auto& d = engine ? engine->desc() : offline;
   std::string where = o.build.backend + (o.target_arch.empty() ? "" : ", " + o.target_arch + " without a GPU");
-  std::printf("built %s -> %s (%s): %lld nodes -> %zu layers, weights %.2f MiB, arena %.2f MiB (naive %.2f MiB), %.1f ms\n",
+  size_t views = 0;
+  for (const auto& l : d.layers) views += l.tactic == plan::kAliasTactic;
+  std::printf("built %s -> %s (%s): %lld nodes -> %zu layers (%zu views), weights %.2f MiB, arena %.2f MiB (naive %.2f MiB), %.1f ms\n",
               o.model.c_str(), o.output.c_str(), where.c_str(), static_cast<long long>(d.source_node_count),
-              d.layers.size(), d.weights.bytes / 1048576.0, d.memory.arena_bytes / 1048576.0,
+              d.layers.size(), views, d.weights.bytes / 1048576.0, d.memory.arena_bytes / 1048576.0,
               d.memory.naive_bytes / 1048576.0, ms_since(t0));
   if (build_report.cpu_fallback_layers)
     std::printf("%lld layers run on the CPU (--allow-cpu-fallback): no CUDA-graph capture for this engine\n",

@@ -15,6 +15,7 @@
 #include "io/random_inputs.h"
 #include "ir/printer.h"
 #include "onnx/importer.h"
+#include "plan/views.h"
 #include "runtime/cpu_fallback.h"
 #include "runtime/engine.h"
 #include "runtime/execution_context.h"
@@ -204,7 +205,11 @@ int inspect_engine(const std::string& path, bool dot, bool load_profile) {
   for (const auto& b : e.inputs()) std::printf("  %-24s %s%s\n", b.name.c_str(), std::string(dtype_name(b.dtype)).c_str(), dims_to_string(b.dims).c_str());
   std::printf("outputs\n");
   for (const auto& b : e.outputs()) std::printf("  %-24s %s%s\n", b.name.c_str(), std::string(dtype_name(b.dtype)).c_str(), dims_to_string(b.dims).c_str());
-  std::printf("layers: %zu (model had %lld nodes)\n", g.nodes().size(), static_cast<long long>(d.source_node_count));
+  size_t views = 0;
+  for (const auto& l : d.layers) views += l.tactic == plan::kAliasTactic;
+  std::printf("layers: %zu (model had %lld nodes)", g.nodes().size(), static_cast<long long>(d.source_node_count));
+  if (views) std::printf("; %zu are views that run no kernel (tactic %s)", views, plan::kAliasTactic);
+  std::printf("\n");
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     const ir::Node& n = *g.nodes()[i];
     size_t wbytes = 0;
@@ -219,6 +224,8 @@ int inspect_engine(const std::string& path, bool dot, bool load_profile) {
     std::printf("  %3zu %-28s %-14s %-16s %-8s %s -> %s", i, n.name().c_str(), n.op_type().c_str(),
                 d.layers[i].tactic.c_str(), precision.c_str(), ins.c_str(), outs.c_str());
     if (wbytes) std::printf("  weights %s", mib(wbytes).c_str());
+    if (d.layers[i].tactic == plan::kAliasTactic && n.num_outputs() == 1)
+      std::printf("  = bytes of '%s'", d.memory.root_of(n.output(0))->name().c_str());
     if (!n.fused_from().empty()) {
       std::printf("  fused from:");
       for (const auto& f : n.fused_from()) std::printf(" %s", f.c_str());
@@ -227,9 +234,9 @@ int inspect_engine(const std::string& path, bool dot, bool load_profile) {
   }
   std::printf("weights: %s\n", mib(d.weights.bytes).c_str());
   double ratio = d.memory.naive_bytes ? 100.0 * d.memory.arena_bytes / d.memory.naive_bytes : 0;
-  std::printf("memory plan: arena %s for %zu intermediates, naive sum %s (%.1f%%), alignment %zu\n",
-              mib(d.memory.arena_bytes).c_str(), d.memory.slots.size(), mib(d.memory.naive_bytes).c_str(), ratio,
-              d.memory.alignment);
+  std::printf("memory plan: arena %s for %zu intermediates (+%zu aliases), naive sum %s (%.1f%%), alignment %zu\n",
+              mib(d.memory.arena_bytes).c_str(), d.memory.slots.size(), d.memory.aliases.size(),
+              mib(d.memory.naive_bytes).c_str(), ratio, d.memory.alignment);
   std::printf("workspace: %s\n", mib(d.workspace_bytes).c_str());
   if (size_t on_cpu = runtime::cpu_fallback_layers(d))
     std::printf("cpu fallback: %zu layers run on the CPU (%s); CUDA-graph capture is off for this engine\n", on_cpu,
