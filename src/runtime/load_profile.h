@@ -12,7 +12,7 @@ namespace kiln::runtime {
 struct LayerLoadTime {
   // What the layer did with the state the engine file stored for it (KernelSpec::state).
   enum class State { kNone, kRestored, kRebuilt };
-  size_t layer = 0;
+  size_t layer = 0;  // index in desc().layers; views (no kernel) have no entry
   std::string tactic;
   double ms = 0;  // Tactic::create (+ Kernel::serialize when the layer had no state)
   State state = State::kNone;
