@@ -118,6 +118,18 @@ def mixed_regions(out):
     m.save(out, [t, m.node("Softmax", [c], axis=1)])
 
 
+def strided_1x1(out):
+    # 1x1 convolutions with strides (ResNet's downsample shortcut) on odd sizes: the strided
+    # cuBLASLt product, with a bias, without, with a residual and a ReLU fused.
+    m = Model("strided_1x1", [2, 24, 15, 13])
+    s1 = m.conv("X", 24, 40, k=1, stride=2, pads=[0, 0, 0, 0])
+    y = m.node("Relu", [m.node("Add", [m.conv("X", 24, 40, stride=2), s1])])
+    s2 = m.conv(y, 40, 16, k=1, stride=3, pads=[0, 0, 0, 0], bias=False)
+    s3 = m.node("Relu", [m.node("Add", [m.conv(y, 40, 40, k=1, stride=2, pads=[0, 0, 0, 0]),
+                                        m.conv(y, 40, 40, stride=2)])])
+    m.save(out, [s2, s3])
+
+
 def vit_patch(out):
     m = Model("vit_patch", [2, 3, 64, 64])
     x = m.conv("X", 3, 48, k=16, stride=16, pads=[0, 0, 0, 0])
@@ -130,6 +142,7 @@ def vit_patch(out):
 if __name__ == "__main__":
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
-    for make in (resnet_block, mobilenet_block, depthwise_forms, se_block, pools_and_dilation, mixed_regions, vit_patch):
+    for make in (resnet_block, mobilenet_block, depthwise_forms, se_block, pools_and_dilation, mixed_regions, strided_1x1,
+                 vit_patch):
         make(out_dir)
         print("wrote", make.__name__)

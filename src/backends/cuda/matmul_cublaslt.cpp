@@ -10,6 +10,7 @@
 #include "backends/cuda/cublaslt_state.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/epilogue.h"
+#include "backends/cuda/subsample.h"
 #include "backends/cuda/tactic_util.h"
 #include "plan/checksum.h"
 #include "runtime/tactic.h"
@@ -297,7 +298,9 @@ class MatmulTactic : public runtime::Tactic {
 // product Y[N*H*W, K] = X[N*H*W, C] * W[K, C]^T: cuBLASLt with the conv's bias, residual (as C)
 // and ReLU in its epilogue. cuDNN's fused conv + bias + residual + ReLU ran these layers at about
 // half the memory bandwidth (ResNet-50's expansion convolutions, bench/NOTES.md).
-bool describe_conv1x1(const ir::Node& n, GemmShape& s) {
+// strided: the form with strides > 1 (cuda.cublaslt.conv1x1_strided), whose input is first
+// subsampled into the workspace; `sub` then describes that step.
+bool describe_conv1x1(const ir::Node& n, GemmShape& s, bool strided = false, SubsampleShape* sub = nullptr) {
   bool fused = n.domain() == "kiln" && n.op_type() == "FusedConv";
   if (!fused && (n.op_type() != "Conv" || !n.domain().empty())) return false;
   if (!all_static(n) || !n.input(0) || !n.input(1)) return false;
@@ -305,16 +308,20 @@ bool describe_conv1x1(const ir::Node& n, GemmShape& s) {
   if (x.size() != 4 || w.size() != 4 || y.size() != 4 || w[2] != 1 || w[3] != 1) return false;
   DataType dt = dtype_of(n.output(0));
   if (!is_kernel_float(dt) || dtype_of(n.input(0)) != dt || dtype_of(n.input(1)) != dt) return false;
-  if (n.attrs().get_int("group", 1) != 1 || w[1] != x[1] || y[1] != w[0] || y[2] != x[2] || y[3] != x[3]) return false;
-  for (int64_t v : n.attrs().get_ints("strides", {1, 1}))
-    if (v != 1) return false;
+  if (n.attrs().get_int("group", 1) != 1 || w[1] != x[1] || y[1] != w[0]) return false;
+  auto strides = n.attrs().get_ints("strides", {1, 1});
+  if (strides.size() != 2 || strides[0] < 1 || strides[1] < 1) return false;
+  if (strided != (strides[0] > 1 || strides[1] > 1)) return false;
+  if (y[2] != (x[2] - 1) / strides[0] + 1 || y[3] != (x[3] - 1) / strides[1] + 1) return false;
   for (int64_t v : n.attrs().get_ints("pads", {0, 0, 0, 0}))
     if (v != 0) return false;
+  if (n.attrs().get_string("auto_pad", "NOTSET") != "NOTSET") return false;
+  if (sub) *sub = SubsampleShape{x[0], x[2], x[3], x[1], y[2], y[3], strides[0], strides[1]};
   // Rows are pixels only when activations are channels-last (or layout-neutral).
   for (const ir::Value* v : {n.input(0), n.output(0), n.input(3)})
     if (v && !is_nhwc(v) && !layout_neutral(dims_of(v))) return false;
   if (!is_nhwc(n.input(0)) && !is_nhwc(n.output(0))) return false;  // row-major convs stay cuDNN's
-  const int64_t pixels = x[0] * x[2] * x[3], C = x[1], K = w[0];
+  const int64_t pixels = y[0] * y[2] * y[3], C = x[1], K = w[0];
   s = GemmShape{K, pixels, C, /*trans_a=*/true, /*trans_b=*/false, 1, 0, 0, 0, 1.f};
   if (const ir::Value* b = n.input(2)) {
     if (dims_of(b) != std::vector<int64_t>{K} || dtype_of(b) != dt) return false;
@@ -359,9 +366,79 @@ class Conv1x1Tactic : public runtime::Tactic {
   }
 };
 
+// The strided form: the input's sampled pixels are copied into the workspace (16-byte units of
+// channels), then the same product runs on them. cuDNN ran ResNet-50's stride-2 downsample 1x1
+// convolutions at about twice their memory floor.
+class StridedConv1x1Kernel : public runtime::Kernel {
+ public:
+  StridedConv1x1Kernel(std::unique_ptr<MatmulKernel> gemm, SubsampleShape sub, size_t elem)
+      : gemm_(std::move(gemm)), sub_(sub), elem_(elem) {}
+  static size_t sampled_bytes(const SubsampleShape& s, size_t elem) {
+    return static_cast<size_t>(s.n * s.ho * s.wo * s.c) * elem;
+  }
+  std::vector<uint8_t> serialize() const override { return gemm_->serialize(); }
+  bool restored_from_state() const override { return gemm_->restored_from_state(); }
+  Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
+                 const runtime::LaunchContext& launch) const override {
+    if (launch.workspace_bytes < kWorkspaceBytes + sampled_bytes(sub_, elem_))
+      return internal_error("cuda.cublaslt.conv1x1_strided: workspace too small");
+    void* sampled = static_cast<uint8_t*>(launch.workspace) + kWorkspaceBytes;
+    KILN_RETURN_IF_ERROR(
+        launch_subsample_nhwc(in[0].data, sampled, sub_, elem_, static_cast<cudaStream_t>(launch.stream)));
+    std::vector<runtime::TensorRef> gemm_in = in;
+    gemm_in[0].data = sampled;
+    gemm_in[0].dims = {sub_.n, sub_.c, sub_.ho, sub_.wo};
+    runtime::LaunchContext gemm_launch = launch;
+    gemm_launch.workspace_bytes = kWorkspaceBytes;
+    return gemm_->enqueue(gemm_in, out, gemm_launch);
+  }
+
+ private:
+  std::unique_ptr<MatmulKernel> gemm_;
+  SubsampleShape sub_;
+  size_t elem_;
+};
+
+class StridedConv1x1Tactic : public runtime::Tactic {
+ public:
+  std::string_view id() const override { return "cuda.cublaslt.conv1x1_strided"; }
+  runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+  bool handles_channels_last() const override { return true; }
+  int preference() const override { return 1; }  // over cuda.cudnn.conv
+  bool supports(const ir::Node& n) const override {
+    GemmShape s;
+    return describe_conv1x1(n, s, /*strided=*/true);
+  }
+  size_t workspace_bytes(const runtime::KernelSpec& spec) const override {
+    GemmShape s;
+    SubsampleShape sub;
+    if (!describe_conv1x1(*spec.node, s, true, &sub)) return kWorkspaceBytes;
+    size_t elem = dtype_size(dtype_of(spec.node->output(0)));
+    return kWorkspaceBytes + StridedConv1x1Kernel::sampled_bytes(sub, elem);
+  }
+  Result<std::unique_ptr<runtime::Kernel>> create(const runtime::KernelSpec& spec) const override {
+    GemmShape s;
+    SubsampleShape sub;
+    if (!describe_conv1x1(*spec.node, s, true, &sub))
+      return unsupported(spec.node->describe() + ": not a strided 1x1 channels-last convolution");
+    int64_t elems = 1;
+    for (int64_t d : dims_of(spec.node->output(0))) elems *= d;
+    s.out_elems = elems;
+    DataType dt = dtype_of(spec.node->output(0));
+    auto gemm = std::make_unique<MatmulKernel>(s, dt, spec.params == "tf32");
+    KILN_RETURN_IF_ERROR(gemm->init(spec.state).with_context(spec.node->describe()));
+    return std::unique_ptr<runtime::Kernel>(new StridedConv1x1Kernel(std::move(gemm), sub, dtype_size(dt)));
+  }
+  std::vector<std::string> candidate_params(const ir::Node& n) const override {
+    if (dtype_of(n.output(0)) == DataType::kFloat32) return {"", "tf32"};
+    return {""};
+  }
+};
+
 }  // namespace
 
 KILN_REGISTER_TACTIC(CublasLtMatmul, std::make_unique<MatmulTactic>());
+KILN_REGISTER_TACTIC(CublasLtConv1x1Strided, std::make_unique<StridedConv1x1Tactic>());
 KILN_REGISTER_TACTIC(CublasLtConv1x1, std::make_unique<Conv1x1Tactic>());
 
 }  // namespace kiln::cuda
