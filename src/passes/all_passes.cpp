@@ -13,6 +13,7 @@ std::unique_ptr<Pass> make_gelu_fusion();
 std::unique_ptr<Pass> make_layernorm_fusion();
 std::unique_ptr<Pass> make_unbind_pushdown();
 std::unique_ptr<Pass> make_movement_collapse();
+std::unique_ptr<Pass> make_transpose_motion();
 std::unique_ptr<Pass> make_attention_fusion();
 std::unique_ptr<Pass> make_bias_fusion();
 std::unique_ptr<Pass> make_residual_fusion();
@@ -35,6 +36,8 @@ std::vector<std::unique_ptr<Pass>> make_all_passes() {
   // ViT's qkv Transpose -> Split/Squeeze (or Gather): per-slice Gathers whose head-split
   // Transposes attention-fusion then absorbs.
   p.push_back(make_unbind_pushdown());
+  // Transposes that keep the last axis move across row-wise products to where they vanish.
+  p.push_back(make_transpose_motion());
   // Chains of reshapes, transposes and gathers -> the fewest copies (torch 2.11's ViT qkv split).
   p.push_back(make_movement_collapse());
   // Attention before bias/residual/elementwise-chain: it needs no static shapes, so it claims

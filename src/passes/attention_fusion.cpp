@@ -75,6 +75,45 @@ bool absorb_scale(ir::Graph& g, ir::Node& att, const PassLog& log) {
   return false;
 }
 
+// Y [.., H, D] -> Reshape(merge the last two dims) -> Transpose(p, last axis kept) is
+// Transpose(Y, p + [last]) -> Reshape: the Transpose goes into perm_y and the Reshape (a view)
+// stays after the attention. (transpose-motion leaves ViT's batch-first Transpose there.)
+bool absorb_through_head_merge(ir::Graph& g, ir::Node& att, ir::Node& r, const PassLog& log) {
+  ir::Value* y = att.output(0);
+  if (!r.domain().empty() || r.op_type() != "Reshape" || r.input(0) != y || !r.output(0)) return false;
+  ir::Node* t = single_consumer(g, r.output(0));
+  if (!t || !t->domain().empty() || t->op_type() != "Transpose" || !t->output(0)) return false;
+  auto yd = static_dims(y);
+  auto rd = static_dims(r.output(0));
+  auto tp = transpose_perm(*t);
+  auto od = static_dims(t->output(0));
+  if (!yd || !rd || !tp || !od || yd->size() < 3 || rd->size() + 1 != yd->size()) return false;
+  const size_t rank = rd->size();
+  for (size_t i = 0; i + 1 < rank; ++i)
+    if ((*rd)[i] != (*yd)[i]) return false;
+  if (rd->back() != (*yd)[rank - 1] * (*yd)[rank]) return false;
+  if (tp->size() != rank || tp->back() != static_cast<int64_t>(rank) - 1) return false;
+  std::vector<int64_t> tp4 = *tp;
+  tp4.push_back(static_cast<int64_t>(rank));
+  std::vector<int64_t> old = att.attrs().get_ints("perm_y", identity_perm(tp4.size()));
+  if (old.size() != tp4.size()) return false;
+  std::vector<int64_t> p(old.size());
+  for (size_t k = 0; k < old.size(); ++k) p[k] = old[tp4[k]];
+  ir::Value* out = t->output(0);
+  std::string what = t->describe();
+  append_origin(att.fused_from(), t);
+  g.remove_node(t);
+  // Y' = Y transposed (new value), then the Reshape writes the Transpose's old output.
+  ir::Value* moved = g.add_value(g.unique_name(y->name() + "_merged_order"));
+  g.set_node_output(&att, 0, moved);
+  set_perm(att, "perm_y", p);
+  r.set_input(0, moved);
+  r.set_input(1, g.add_constant(g.unique_name(r.name() + "_shape"), Tensor::from_i64(*od)));
+  g.set_node_output(&r, 0, out);
+  if (log) log("attention-fusion: absorbed " + what + " (after the head merge) into " + att.describe());
+  return true;
+}
+
 // Absorbs one Transpose next to a kiln::Attention; true when the graph changed.
 bool absorb_transpose(ir::Graph& g, ir::Node& att, const PassLog& log) {
   for (size_t i = 0; i < 3; ++i) {
@@ -98,6 +137,7 @@ bool absorb_transpose(ir::Graph& g, ir::Node& att, const PassLog& log) {
   }
   ir::Value* y = att.output(0);
   ir::Node* t = single_consumer(g, y);
+  if (t && absorb_through_head_merge(g, att, *t, log)) return true;
   if (!t || !t->domain().empty() || t->op_type() != "Transpose" || t->input(0) != y || !t->output(0)) return false;
   auto tp = transpose_perm(*t);
   if (!tp) return false;
