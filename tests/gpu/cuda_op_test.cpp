@@ -137,6 +137,11 @@ std::vector<OpCase> pointwise_cases() {
     for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
       cases.push_back({std::string(op) + "_same" + suffix, op, {{dt, {3, 64, 9}}, {dt, {3, 64, 9}}}, {}, nullptr, tol});
       cases.push_back({std::string(op) + "_bcast" + suffix, op, {{dt, {2, 8, 4, 4}}, {dt, {8, 1, 1}}}, {}, nullptr, tol});
+      // Trailing-dims operands (the vectorized path's periods), on either side, and one whose
+      // period is not a whole number of 16-byte units.
+      cases.push_back({std::string(op) + "_suffix" + suffix, op, {{dt, {4, 5, 16}}, {dt, {5, 16}}}, {}, nullptr, tol});
+      cases.push_back({std::string(op) + "_suffix_left" + suffix, op, {{dt, {1, 16}}, {dt, {4, 5, 16}}}, {}, nullptr, tol});
+      cases.push_back({std::string(op) + "_suffix_odd" + suffix, op, {{dt, {3, 7, 6}}, {dt, {7, 6}}}, {}, nullptr, tol});
     }
   }
   return cases;

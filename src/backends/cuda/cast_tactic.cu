@@ -1,6 +1,8 @@
 // cuda.cast: Cast between float32/float64/float16/bfloat16, the integer types and bool, one
 // kernel that loads and stores by a run-time dtype switch (memory-bound, so the switch is free).
 // Float -> integer truncates toward zero like C (out-of-range values are undefined in ONNX).
+#include <type_traits>
+
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/pointwise.cuh"
 #include "backends/cuda/tactic_util.h"
@@ -83,6 +85,24 @@ __global__ void cast_to_nhwc_kernel(const void* in, Kind from, void* out, Kind t
   }
 }
 
+// The engine input's usual case: float32 [N,C,H,W] with few channels (an image) to float16 or
+// bfloat16 NHWC. One thread per pixel: its c plane reads are coalesced across the warp, its c
+// writes contiguous; 32-bit index math, no per-element kind switch or double.
+template <typename Out>
+__global__ void image_to_nhwc_kernel(const float* __restrict__ in, Out* __restrict__ out, int32_t pixels, int32_t c,
+                                     int32_t hw) {
+  for (int32_t p = blockIdx.x * blockDim.x + threadIdx.x; p < pixels; p += gridDim.x * blockDim.x) {
+    const int32_t image = p / hw, px = p - image * hw;
+    const float* src = in + static_cast<int64_t>(image) * c * hw + px;
+    Out* dst = out + static_cast<int64_t>(p) * c;
+    for (int32_t ch = 0; ch < c; ++ch) {
+      float v = src[static_cast<int64_t>(ch) * hw];
+      if constexpr (std::is_same_v<Out, __half>) dst[ch] = __float2half_rn(v);
+      else dst[ch] = __float2bfloat16_rn(v);
+    }
+  }
+}
+
 class CastKernel : public runtime::Kernel {
  public:
   // to_nhwc: the input is row-major [N,C,H,W] with c channels of hw pixels, the output NHWC.
@@ -93,7 +113,21 @@ class CastKernel : public runtime::Kernel {
     if (n_ == 0) return Status::ok();
     int grid = static_cast<int>(std::min<int64_t>((n_ + 255) / 256, 132 * 32));
     auto stream = static_cast<cudaStream_t>(launch.stream);
-    if (to_nhwc_) cast_to_nhwc_kernel<<<grid, 256, 0, stream>>>(in[0].data, from_, out[0].data, to_, n_, c_, hw_);
+    const bool image = to_nhwc_ && from_ == Kind::kF32 && (to_ == Kind::kF16 || to_ == Kind::kBF16) && c_ > 0 &&
+                       c_ <= 8 && n_ < (int64_t{1} << 31);
+    if (image) {
+      const int64_t pixels = n_ / c_;
+      const int g = static_cast<int>(std::min<int64_t>((pixels + 255) / 256, 132 * 32));
+      const float* x = static_cast<const float*>(in[0].data);
+      if (to_ == Kind::kF16)
+        image_to_nhwc_kernel<__half><<<g, 256, 0, stream>>>(x, static_cast<__half*>(out[0].data),
+                                                              static_cast<int32_t>(pixels), static_cast<int32_t>(c_),
+                                                              static_cast<int32_t>(hw_));
+      else
+        image_to_nhwc_kernel<__nv_bfloat16><<<g, 256, 0, stream>>>(x, static_cast<__nv_bfloat16*>(out[0].data),
+                                                                     static_cast<int32_t>(pixels), static_cast<int32_t>(c_),
+                                                                     static_cast<int32_t>(hw_));
+    } else if (to_nhwc_) cast_to_nhwc_kernel<<<grid, 256, 0, stream>>>(in[0].data, from_, out[0].data, to_, n_, c_, hw_);
     else cast_kernel<<<grid, 256, 0, stream>>>(in[0].data, from_, out[0].data, to_, n_);
     KILN_CUDA_CHECK_LAUNCH();
     return Status::ok();

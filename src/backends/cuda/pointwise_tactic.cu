@@ -26,20 +26,39 @@ __global__ void pointwise_kernel(const T* a, const T* b, T* out, I n, IndexMap m
   }
 }
 
-// The no-broadcast case over Vec16 units (n a multiple of the width, pointers 16-byte aligned).
+// Over Vec16 units (n a multiple of the width, pointers 16-byte aligned). An operand whose
+// period is 0 has the output's shape; otherwise it repeats every `period` units (it broadcasts
+// over leading dims only: ViT's position embedding, a bias over the last dim of 8k elements).
 template <typename T>
-__global__ void pointwise_vec_kernel(const T* a, const T* b, T* out, int64_t units, PointwiseOp op, PointwiseParams p) {
+__global__ void pointwise_vec_kernel(const T* a, const T* b, T* out, int64_t units, int64_t a_period,
+                                     int64_t b_period, PointwiseOp op, PointwiseParams p) {
   using V = Vec16<T>;
   for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < units;
        u += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    V x = reinterpret_cast<const V*>(a)[u];
+    V x = reinterpret_cast<const V*>(a)[a_period ? u % a_period : u];
     V y{};
-    if (b) y = reinterpret_cast<const V*>(b)[u];
+    if (b) y = reinterpret_cast<const V*>(b)[b_period ? u % b_period : u];
 #pragma unroll
     for (int e = 0; e < V::kWidth; ++e)
       x.v[e] = from_float<T>(apply_pointwise(op, to_float(x.v[e]), b ? to_float(y.v[e]) : 0.f, p));
     reinterpret_cast<V*>(out)[u] = x;
   }
+}
+
+// An operand's period in elements for the vectorized path: 0 when it has the output's shape, its
+// size when it equals the output's trailing dims (1s before them), -1 otherwise.
+int64_t period_of(const std::vector<int64_t>& in, const std::vector<int64_t>& out) {
+  if (in == out) return 0;
+  if (in.size() > out.size()) return -1;
+  const size_t lead = out.size() - in.size();
+  size_t first = 0;  // in's first dim that is not a leading 1
+  while (first < in.size() && in[first] == 1) ++first;
+  int64_t m = 1;
+  for (size_t d = first; d < in.size(); ++d) {
+    if (in[d] != out[lead + d]) return -1;
+    m *= in[d];
+  }
+  return m;
 }
 
 int grid_for(int64_t n) {
@@ -109,8 +128,9 @@ bool params_for(const ir::Node& n, PointwiseOp op, PointwiseParams& p) {
 
 class PointwiseKernel : public runtime::Kernel {
  public:
-  PointwiseKernel(PointwiseOp op, PointwiseParams p, DataType dt, IndexMap map, bool contiguous, bool binary)
-      : op_(op), p_(p), dt_(dt), map_(map), contiguous_(contiguous), binary_(binary) {}
+  PointwiseKernel(PointwiseOp op, PointwiseParams p, DataType dt, IndexMap map, bool contiguous, bool binary,
+                  int64_t period_a, int64_t period_b)
+      : op_(op), p_(p), dt_(dt), map_(map), contiguous_(contiguous), binary_(binary), period_{period_a, period_b} {}
 
   Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
                  const runtime::LaunchContext& launch) const override {
@@ -132,10 +152,12 @@ class PointwiseKernel : public runtime::Kernel {
   void launch_typed(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out, int64_t n,
                     cudaStream_t stream) const {
     const T* b = binary_ ? static_cast<const T*>(in[1].data) : nullptr;
-    if (contiguous_ && vec16_ok<T>(n, {in[0].data, b, out[0].data})) {
-      int64_t units = n / Vec16<T>::kWidth;
-      pointwise_vec_kernel<T><<<grid_for_units(units), 256, 0, stream>>>(static_cast<const T*>(in[0].data), b,
-                                                                          static_cast<T*>(out[0].data), units, op_, p_);
+    constexpr int64_t W = Vec16<T>::kWidth;
+    const bool periods_fit = period_[0] >= 0 && period_[1] >= 0 && period_[0] % W == 0 && period_[1] % W == 0;
+    if (periods_fit && vec16_ok<T>(n, {in[0].data, b, out[0].data})) {
+      int64_t units = n / W;
+      pointwise_vec_kernel<T><<<grid_for_units(units), 256, 0, stream>>>(
+          static_cast<const T*>(in[0].data), b, static_cast<T*>(out[0].data), units, period_[0] / W, period_[1] / W, op_, p_);
     } else if (n < (int64_t{1} << 31))
       pointwise_kernel<T, int32_t><<<grid_for(n), 256, 0, stream>>>(static_cast<const T*>(in[0].data), b,
                                                                      static_cast<T*>(out[0].data), static_cast<int32_t>(n),
@@ -151,6 +173,7 @@ class PointwiseKernel : public runtime::Kernel {
   DataType dt_;
   IndexMap map_;
   bool contiguous_, binary_;
+  int64_t period_[2] = {-1, -1};  // per operand, see period_of (in elements)
 };
 
 class PointwiseTactic : public runtime::Tactic {
@@ -193,8 +216,9 @@ class PointwiseTactic : public runtime::Tactic {
       for (int d = 0; d < map.rank; ++d) map.strides[k][d] = strides[d];
     }
     for (int d = 0; d < map.rank; ++d) map.dims[d] = out_dims[d];
+    const int64_t pa = period_of(in_dims[0], out_dims), pb = binary ? period_of(in_dims[1], out_dims) : 0;
     return std::unique_ptr<runtime::Kernel>(
-        new PointwiseKernel(op, p, dtype_of(n.output(0)), map, contiguous, binary));
+        new PointwiseKernel(op, p, dtype_of(n.output(0)), map, contiguous, binary, pa, pb));
   }
 
  private:
