@@ -277,15 +277,7 @@ class MovementCollapse : public Pass {
     const std::string base = end.name();
     const std::string what = end.describe();
     g.remove_node(&end);  // the rest of the chain goes with dead-node-elimination if unread
-    auto add = [&](const std::string& op, std::vector<ir::Value*> in, ir::Value* out, const char* suffix) {
-      if (!out) out = g.add_value(g.unique_name(base + suffix + "_out"));
-      ir::Node* n = g.add_node(op, std::move(in), {out}, g.unique_name(base + suffix));
-      n->fused_from() = origin;
-      return n;
-    };
-    auto shape_const = [&](const std::vector<int64_t>& dims) {
-      return g.add_constant(g.unique_name(base + "_shape"), Tensor::from_i64(dims));
-    };
+    Replacement r(g, base, origin);
     std::vector<int64_t> kept = c->factors;
     if (c->gather_axis >= 0) kept.erase(kept.begin() + c->gather_axis);
     std::vector<int64_t> transposed;
@@ -293,21 +285,21 @@ class MovementCollapse : public Pass {
     const bool gather = c->gather_axis >= 0;
     const bool transpose = c->copies() > (gather ? 1 : 0);
     const bool final_reshape = transposed != v.dims;
-    ir::Value* x = add("Reshape", {src, shape_const(c->factors)}, nullptr, "_factors")->output(0);
+    ir::Value* x = r.add("Reshape", {src, r.dims(c->factors)}, nullptr, "_factors")->output(0);
     if (gather) {
       Tensor index(DataType::kInt64, {});
       index.data<int64_t>()[0] = c->gather_index;
       ir::Value* iv = g.add_constant(g.unique_name(base + "_index"), index);
-      ir::Node* n = add("Gather", {x, iv}, (transpose || final_reshape) ? nullptr : y, "_select");
+      ir::Node* n = r.add("Gather", {x, iv}, (transpose || final_reshape) ? nullptr : y, "_select");
       n->attrs().set("axis", c->gather_axis);
       x = n->output(0);
     }
     if (transpose) {
-      ir::Node* n = add("Transpose", {x}, final_reshape ? nullptr : y, "_order");
+      ir::Node* n = r.add("Transpose", {x}, final_reshape ? nullptr : y, "_order");
       n->attrs().set("perm", c->perm);
       x = n->output(0);
     }
-    if (final_reshape || x != y) add("Reshape", {x, shape_const(v.dims)}, y, "_view");
+    if (final_reshape || x != y) r.add("Reshape", {x, r.dims(v.dims)}, y, "_view");
     if (log)
       log("movement-collapse: " + std::to_string(chain.size()) + " movement ops ending at " + what + " -> " +
           std::to_string(c->copies()) + " copies (was " + std::to_string(old_copies) + ")");

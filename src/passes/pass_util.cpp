@@ -124,4 +124,16 @@ void append_origin(std::vector<std::string>& into, const ir::Node* from) {
   else into.insert(into.end(), from->fused_from().begin(), from->fused_from().end());
 }
 
+ir::Node* Replacement::add(const std::string& op, std::vector<ir::Value*> inputs, ir::Value* out,
+                           const std::string& suffix) {
+  if (!out) out = g_.add_value(g_.unique_name(base_ + suffix + "_out"));
+  ir::Node* n = g_.add_node(op, std::move(inputs), {out}, g_.unique_name(base_ + suffix));
+  n->fused_from() = origin_;
+  return n;
+}
+
+ir::Value* Replacement::dims(const std::vector<int64_t>& values) {
+  return g_.add_constant(g_.unique_name(base_ + "_shape"), Tensor::from_i64(values));
+}
+
 }  // namespace kiln::passes

@@ -33,6 +33,22 @@ void record_fused(ir::Node* into, const ir::Node* from);
 // The static dims of v, when known.
 std::optional<std::vector<int64_t>> static_dims(const ir::Value* v);
 
+// The nodes that replace a matched pattern: each named `base` + a suffix, each carrying the
+// pattern's fused_from, each writing a new value unless given the value to write.
+class Replacement {
+ public:
+  Replacement(ir::Graph& g, std::string base, std::vector<std::string> origin)
+      : g_(g), base_(std::move(base)), origin_(std::move(origin)) {}
+  ir::Node* add(const std::string& op, std::vector<ir::Value*> inputs, ir::Value* out, const std::string& suffix);
+  // An int64 constant (a Reshape's target).
+  ir::Value* dims(const std::vector<int64_t>& values);
+
+ private:
+  ir::Graph& g_;
+  std::string base_;
+  std::vector<std::string> origin_;
+};
+
 }  // namespace kiln::passes
 
 namespace kiln::passes {

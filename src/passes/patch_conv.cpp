@@ -54,24 +54,16 @@ class PatchConv : public Pass {
     ir::Value* y = conv.output(0);
     const DataType dt = w->type().dtype;
     g.remove_node(&conv);
-    auto add = [&](const std::string& op, std::vector<ir::Value*> in, ir::Value* out, const char* suffix) {
-      if (!out) out = g.add_value(g.unique_name(base + suffix + "_out"));
-      ir::Node* node = g.add_node(op, std::move(in), {out}, g.unique_name(base + suffix));
-      node->fused_from() = origin;
-      return node;
-    };
-    auto shape = [&](const std::vector<int64_t>& dims) {
-      return g.add_constant(g.unique_name(base + "_shape"), Tensor::from_i64(dims));
-    };
-    ir::Value* v = add("Reshape", {x, shape({n, c, hp, kh, wp, kw})}, nullptr, "_split")->output(0);
-    ir::Node* t = add("Transpose", {v}, nullptr, "_patches");
+    Replacement r(g, base, origin);
+    ir::Value* v = r.add("Reshape", {x, r.dims({n, c, hp, kh, wp, kw})}, nullptr, "_split")->output(0);
+    ir::Node* t = r.add("Transpose", {v}, nullptr, "_patches");
     t->attrs().set("perm", std::vector<int64_t>{0, 2, 4, 1, 3, 5});
-    v = add("Reshape", {t->output(0), shape({n * hp * wp, patch})}, nullptr, "_rows")->output(0);
+    v = r.add("Reshape", {t->output(0), r.dims({n * hp * wp, patch})}, nullptr, "_rows")->output(0);
     ir::Value* wm = g.add_constant(g.unique_name(w->name() + "_as_matrix"), make_float_tensor(dt, {patch, k}, wt));
-    v = add("MatMul", {v, wm}, nullptr, "_matmul")->output(0);
-    if (b) v = add("Add", {v, b}, nullptr, "_bias")->output(0);
-    v = add("Reshape", {v, shape({n, hp, wp, k})}, nullptr, "_pixels")->output(0);
-    ir::Node* back = add("Transpose", {v}, y, "_nchw");
+    v = r.add("MatMul", {v, wm}, nullptr, "_matmul")->output(0);
+    if (b) v = r.add("Add", {v, b}, nullptr, "_bias")->output(0);
+    v = r.add("Reshape", {v, r.dims({n, hp, wp, k})}, nullptr, "_pixels")->output(0);
+    ir::Node* back = r.add("Transpose", {v}, y, "_nchw");
     back->attrs().set("perm", std::vector<int64_t>{0, 3, 1, 2});
     if (log) log("patch-conv: " + base + " (" + std::to_string(kh) + "x" + std::to_string(kw) + " stride " +
                  std::to_string(kh) + "x" + std::to_string(kw) + ") -> Transpose + MatMul");

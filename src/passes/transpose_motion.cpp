@@ -194,12 +194,10 @@ class TransposeMotion : public Pass {
     std::string what = gemm.describe();
     g.remove_node(r_out);
     g.remove_node(&gemm);
-    ir::Value* shape = g.add_constant(g.unique_name(base + "_rows_shape"), Tensor::from_i64(in_dims));
-    ir::Value* rows = g.add_value(g.unique_name(base + "_rows"));
-    g.add_node("Reshape", {x, shape}, {rows}, g.unique_name(base + "_rows"))->fused_from() = origin;
-    ir::Value* prod = c ? g.add_value(g.unique_name(base + "_product")) : y;
-    g.add_node("MatMul", {rows, w}, {prod}, base)->fused_from() = origin;
-    if (c) g.add_node("Add", {prod, c}, {y}, g.unique_name(base + "_bias"))->fused_from() = origin;
+    Replacement r(g, base, origin);
+    ir::Value* rows = r.add("Reshape", {x, r.dims(in_dims)}, nullptr, "_rows")->output(0);
+    ir::Value* prod = r.add("MatMul", {rows, w}, c ? nullptr : y, "_product")->output(0);
+    if (c) r.add("Add", {prod, c}, y, "_bias");
     if (log) log("transpose-motion: " + what + " between reshapes -> MatMul over the leading dims");
     return true;
   }

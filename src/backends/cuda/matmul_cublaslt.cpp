@@ -269,6 +269,12 @@ bool describe_plain(const ir::Node& n, GemmShape& s) {
   return true;
 }
 
+// Parameter sets a tuner may try: float32 products also with TF32 math.
+std::vector<std::string> float32_candidates(const ir::Node& n) {
+  if (dtype_of(n.output(0)) == DataType::kFloat32) return {"", "tf32"};
+  return {""};
+}
+
 class MatmulTactic : public runtime::Tactic {
  public:
   std::string_view id() const override { return "cuda.cublaslt.matmul"; }
@@ -288,10 +294,7 @@ class MatmulTactic : public runtime::Tactic {
     KILN_RETURN_IF_ERROR(kernel->init(spec.state).with_context(spec.node->describe()));
     return std::unique_ptr<runtime::Kernel>(std::move(kernel));
   }
-  std::vector<std::string> candidate_params(const ir::Node& n) const override {
-    if (dtype_of(n.output(0)) == DataType::kFloat32) return {"", "tf32"};
-    return {""};
-  }
+  std::vector<std::string> candidate_params(const ir::Node& n) const override { return float32_candidates(n); }
 };
 
 // A 1x1, stride-1, unpadded, ungrouped convolution on channels-last tensors is the row-major
@@ -339,6 +342,16 @@ bool describe_conv1x1(const ir::Node& n, GemmShape& s, bool strided = false, Sub
   return true;
 }
 
+// The product of a 1x1 convolution described by `s`, its algorithm restored from spec.state.
+Result<std::unique_ptr<MatmulKernel>> conv1x1_product(const runtime::KernelSpec& spec, GemmShape s) {
+  int64_t elems = 1;
+  for (int64_t d : dims_of(spec.node->output(0))) elems *= d;
+  s.out_elems = elems;
+  auto kernel = std::make_unique<MatmulKernel>(s, dtype_of(spec.node->output(0)), spec.params == "tf32");
+  KILN_RETURN_IF_ERROR(kernel->init(spec.state).with_context(spec.node->describe()));
+  return kernel;
+}
+
 class Conv1x1Tactic : public runtime::Tactic {
  public:
   std::string_view id() const override { return "cuda.cublaslt.conv1x1"; }
@@ -353,17 +366,10 @@ class Conv1x1Tactic : public runtime::Tactic {
   Result<std::unique_ptr<runtime::Kernel>> create(const runtime::KernelSpec& spec) const override {
     GemmShape s;
     if (!describe_conv1x1(*spec.node, s)) return unsupported(spec.node->describe() + ": not a 1x1 channels-last convolution");
-    int64_t elems = 1;
-    for (int64_t d : dims_of(spec.node->output(0))) elems *= d;
-    s.out_elems = elems;
-    auto kernel = std::make_unique<MatmulKernel>(s, dtype_of(spec.node->output(0)), spec.params == "tf32");
-    KILN_RETURN_IF_ERROR(kernel->init(spec.state).with_context(spec.node->describe()));
+    KILN_ASSIGN_OR_RETURN(auto kernel, conv1x1_product(spec, s));
     return std::unique_ptr<runtime::Kernel>(std::move(kernel));
   }
-  std::vector<std::string> candidate_params(const ir::Node& n) const override {
-    if (dtype_of(n.output(0)) == DataType::kFloat32) return {"", "tf32"};
-    return {""};
-  }
+  std::vector<std::string> candidate_params(const ir::Node& n) const override { return float32_candidates(n); }
 };
 
 // The strided form: the input's sampled pixels are copied into the workspace (16-byte units of
@@ -421,18 +427,11 @@ class StridedConv1x1Tactic : public runtime::Tactic {
     SubsampleShape sub;
     if (!describe_conv1x1(*spec.node, s, true, &sub))
       return unsupported(spec.node->describe() + ": not a strided 1x1 channels-last convolution");
-    int64_t elems = 1;
-    for (int64_t d : dims_of(spec.node->output(0))) elems *= d;
-    s.out_elems = elems;
-    DataType dt = dtype_of(spec.node->output(0));
-    auto gemm = std::make_unique<MatmulKernel>(s, dt, spec.params == "tf32");
-    KILN_RETURN_IF_ERROR(gemm->init(spec.state).with_context(spec.node->describe()));
-    return std::unique_ptr<runtime::Kernel>(new StridedConv1x1Kernel(std::move(gemm), sub, dtype_size(dt)));
+    KILN_ASSIGN_OR_RETURN(auto gemm, conv1x1_product(spec, s));
+    size_t elem = dtype_size(dtype_of(spec.node->output(0)));
+    return std::unique_ptr<runtime::Kernel>(new StridedConv1x1Kernel(std::move(gemm), sub, elem));
   }
-  std::vector<std::string> candidate_params(const ir::Node& n) const override {
-    if (dtype_of(n.output(0)) == DataType::kFloat32) return {"", "tf32"};
-    return {""};
-  }
+  std::vector<std::string> candidate_params(const ir::Node& n) const override { return float32_candidates(n); }
 };
 
 }  // namespace
