@@ -303,5 +303,22 @@ TEST(LoadState, CorruptCudnnPlanIsRebuilt) {
   for (auto st : s) EXPECT_EQ(st, LayerLoadTime::State::kRebuilt);
 }
 
+// A plan whose fingerprint (bytes 1-8: the convolution and cuDNN it was built for) does not
+// match the layer is never run, even though the plan itself deserializes.
+TEST(LoadState, CudnnPlanOfAnotherConvolutionIsRebuilt) {
+  if (lower_only()) GTEST_SKIP() << "lowering checked only (KILN_GPU_TESTS_LOWER_ONLY)";
+  Built b = build();
+  ASSERT_TRUE(b.engine && !b.bytes.empty());
+  auto bytes = edited(b.bytes, [&](plan::EngineDesc& d) {
+    for (auto& layer : d.layers)
+      if (layer.tactic == kCudnnConv && layer.kernel_state.size() > 9) layer.kernel_state[3] ^= 0x5a;
+  });
+  ASSERT_FALSE(bytes.empty());
+  runtime::LoadProfile p = load_and_check(bytes, b.engine->device_ptr());
+  auto s = states(p, kCudnnConv);
+  EXPECT_FALSE(s.empty());
+  for (auto st : s) EXPECT_EQ(st, LayerLoadTime::State::kRebuilt);
+}
+
 }  // namespace
 }  // namespace kiln::gpu_test

@@ -8,6 +8,7 @@
 #include <cudnn_frontend.h>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "backends/cuda/cuda_handles.h"
 #include "backends/cuda/epilogue.h"
 #include "backends/cuda/tactic_util.h"
+#include "plan/checksum.h"
 #include "runtime/tactic.h"
 
 namespace kiln::cuda {
@@ -31,6 +33,8 @@ constexpr size_t kMaxWorkspace = size_t{1} << 30;
 constexpr int64_t kUidX = 1, kUidW = 2, kUidB = 3, kUidZ = 4, kUidY = 5;
 // First byte of a serialized kernel: which graph form the plan computes.
 constexpr uint8_t kStateFusedEpilogue = 1, kStatePostEpilogue = 2;
+// A serialized kernel: that byte, the fingerprint of the convolution (8 bytes), then the plan.
+constexpr size_t kStateHeader = 9;
 
 struct ConvGeometry {
   int64_t n, c, h, w, k, r, s, oh, ow, groups;
@@ -206,9 +210,12 @@ class ConvKernel : public runtime::Kernel {
   // Restores the plan serialize() wrote; an error (then the caller builds the plan again) when
   // the state is not one for this geometry.
   Status init_from_state(const ConvGeometry& g, DataType dt, const std::vector<uint8_t>& state) {
-    if (state.size() < 2 || (state[0] != kStateFusedEpilogue && state[0] != kStatePostEpilogue))
+    if (state.size() <= kStateHeader || (state[0] != kStateFusedEpilogue && state[0] != kStatePostEpilogue))
       return invalid_argument("not a cuda.cudnn.conv state");
     set_geometry(g, dt);
+    uint64_t stored = 0;
+    std::memcpy(&stored, state.data() + 1, sizeof(stored));
+    if (stored != fingerprint_) return invalid_argument("the stored plan is for another convolution or cuDNN");
     post_epilogue_ = state[0] == kStatePostEpilogue;
     if (!post_epilogue_ && g.epilogue.act != PointwiseOp::kIdentity && !cudnn_activation(g.epilogue))
       return invalid_argument("the stored plan fuses an activation this build no longer trusts cuDNN with");
@@ -222,7 +229,7 @@ class ConvKernel : public runtime::Kernel {
     if (!handles.is_ok()) return handles.status();
     std::lock_guard<std::mutex> guard(*(*handles)->lock);
     graph_ = std::make_shared<fe::graph::Graph>();
-    std::vector<uint8_t> plan(state.begin() + 1, state.end());
+    std::vector<uint8_t> plan(state.begin() + kStateHeader, state.end());
     try {
       // No warm-up: the frontend's default captures a throwaway execution per plan (a stream,
       // a cudaMalloc, a graph capture, a cudaFree that waits for the device) only to load the
@@ -246,8 +253,11 @@ class ConvKernel : public runtime::Kernel {
   std::vector<uint8_t> serialize() const override {
     std::vector<uint8_t> plan;
     if (!graph_ || !graph_->serialize(plan, /*serialize_structure=*/false).is_good()) return {};
-    plan.insert(plan.begin(), post_epilogue_ ? kStatePostEpilogue : kStateFusedEpilogue);
-    return plan;
+    std::vector<uint8_t> state(kStateHeader);
+    state[0] = post_epilogue_ ? kStatePostEpilogue : kStateFusedEpilogue;
+    std::memcpy(state.data() + 1, &fingerprint_, sizeof(fingerprint_));
+    state.insert(state.end(), plan.begin(), plan.end());
+    return state;
   }
 
   size_t workspace() const { return workspace_; }
@@ -277,6 +287,22 @@ class ConvKernel : public runtime::Kernel {
     epilogue_ = g.epilogue;
     residual_ = g.residual;
     n_out_ = g.n * g.k * g.oh * g.ow;
+    fingerprint_ = fingerprint(g, dt);
+  }
+
+  // What a stored plan must have been built for: the convolution's every dimension, its dtype,
+  // layout and epilogue, and the cuDNN version. A plan is opaque bytes, so this is what stops a
+  // plan of another layer (or another cuDNN) from running on this layer's buffers.
+  static uint64_t fingerprint(const ConvGeometry& g, DataType dt) {
+    std::vector<int64_t> f = {1,  // this list's version
+                              static_cast<int64_t>(cudnnGetVersion()), static_cast<int64_t>(dt),
+                              g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.oh, g.ow, g.groups, g.bias, g.residual, g.nhwc,
+                              static_cast<int64_t>(g.epilogue.act)};
+    for (const auto* v : {&g.pad_begin, &g.pad_end, &g.stride, &g.dilation}) {
+      f.push_back(static_cast<int64_t>(v->size()));
+      f.insert(f.end(), v->begin(), v->end());
+    }
+    return plan::xxh64(f.data(), f.size() * sizeof(int64_t), 0);
   }
 
   std::shared_ptr<fe::graph::Graph> graph_;
@@ -303,6 +329,7 @@ class ConvKernel : public runtime::Kernel {
   bool bias_ = false;
   bool restored_ = false;
   size_t workspace_ = 0;
+  uint64_t fingerprint_ = 0;
 };
 
 class ConvTactic : public runtime::Tactic {

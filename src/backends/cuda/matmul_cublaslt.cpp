@@ -86,8 +86,14 @@ class MatmulKernel : public runtime::Kernel {
                  const runtime::LaunchContext& launch) const override {
     KILN_ASSIGN_OR_RETURN(cublasLtHandle_t handle, shared_handle());
     if (s_.bias) {
+      // The descriptor is shared by every context of the engine; the bias (a weight) has one
+      // address for all of them, so it is written once, not by each call while others read it.
+      std::lock_guard<std::mutex> guard(bias_lock_);
       const void* bias = in[2].data;
-      KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+      if (bias != bias_set_) {
+        KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+        bias_set_ = bias;
+      }
     }
     float beta = s_.residual ? 1.f : 0.f;
     const void* c = s_.residual ? in[3].data : out[0].data;
@@ -188,6 +194,8 @@ class MatmulKernel : public runtime::Kernel {
   DataType dt_;
   bool tf32_;
   bool restored_ = false;
+  mutable std::mutex bias_lock_;
+  mutable const void* bias_set_ = nullptr;
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
   cublasLtEpilogue_t epilogue_ = CUBLASLT_EPILOGUE_DEFAULT;
   cublasLtMatmulDesc_t desc_ = nullptr;

@@ -65,6 +65,18 @@ bool plan_of(const ir::Node& n, ShapePlan& p) {
 class ShapeKernel : public runtime::Kernel {
  public:
   explicit ShapeKernel(ShapePlan p) : p_(std::move(p)) {}
+  ~ShapeKernel() override {
+    if (values_) cudaFree(values_);
+  }
+  // The values go to device memory once, here: a copy from pageable host memory inside enqueue
+  // could not be captured into a CUDA graph (the context would fall back to plain launches).
+  Status init() {
+    if (p_.dropout || p_.values.empty()) return Status::ok();
+    const size_t bytes = p_.values.size() * sizeof(int64_t);
+    KILN_CUDA_CHECK(cudaMalloc(&values_, bytes));
+    KILN_CUDA_CHECK(cudaMemcpy(values_, p_.values.data(), bytes, cudaMemcpyHostToDevice));
+    return Status::ok();
+  }
   Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
                  const runtime::LaunchContext& launch) const override {
     auto s = static_cast<cudaStream_t>(launch.stream);
@@ -74,16 +86,15 @@ class ShapeKernel : public runtime::Kernel {
       if (p_.mask_bytes && out.size() > 1 && out[1].data) KILN_CUDA_CHECK(cudaMemsetAsync(out[1].data, 1, p_.mask_bytes, s));
       return Status::ok();
     }
-    // From pageable host memory: staged before the call returns, so the kernel's vector may be
-    // reused by other contexts at once.
-    if (!p_.values.empty())
-      KILN_CUDA_CHECK(cudaMemcpyAsync(out[0].data, p_.values.data(), p_.values.size() * sizeof(int64_t),
-                                      cudaMemcpyHostToDevice, s));
+    if (values_)
+      KILN_CUDA_CHECK(cudaMemcpyAsync(out[0].data, values_, p_.values.size() * sizeof(int64_t),
+                                      cudaMemcpyDeviceToDevice, s));
     return Status::ok();
   }
 
  private:
   ShapePlan p_;
+  void* values_ = nullptr;  // device copy of p_.values
 };
 
 class ShapeTactic : public runtime::Tactic {
@@ -98,7 +109,9 @@ class ShapeTactic : public runtime::Tactic {
     ShapePlan p;
     if (!plan_of(*spec.node, p))
       return unsupported(spec.node->describe() + ": not supported by cuda.shape (static shapes; Dropout in inference only)");
-    return std::unique_ptr<runtime::Kernel>(new ShapeKernel(std::move(p)));
+    auto kernel = std::make_unique<ShapeKernel>(std::move(p));
+    KILN_RETURN_IF_ERROR(kernel->init().with_context(spec.node->describe()));
+    return std::unique_ptr<runtime::Kernel>(std::move(kernel));
   }
 };
 
