@@ -18,10 +18,15 @@ __global__ void epilogue_kernel(T* y, const T* z, int64_t n, PointwiseOp act, Po
   }
 }
 
-// The same over Vec16 units (n a multiple of the width, pointers 16-byte aligned).
-template <typename T>
+// The same over Vec16 units (n a multiple of the width, pointers 16-byte aligned). kOp is the
+// activation when known at compile time (the run-time switch, inlined for each of the unrolled
+// elements, cost registers and with them the bytes in flight: the GELU after ViT's MLP product
+// ran at ~half its memory bandwidth); kAny reads `act` at run time.
+constexpr int kAny = -1;
+template <typename T, int kOp>
 __global__ void epilogue_vec_kernel(T* y, const T* z, int64_t units, PointwiseOp act, PointwiseParams p) {
   using V = Vec16<T>;
+  const PointwiseOp op = kOp == kAny ? act : static_cast<PointwiseOp>(kOp);
   for (int64_t u = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; u < units;
        u += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     V a = reinterpret_cast<const V*>(y)[u];
@@ -31,7 +36,7 @@ __global__ void epilogue_vec_kernel(T* y, const T* z, int64_t units, PointwiseOp
     for (int e = 0; e < V::kWidth; ++e) {
       float v = to_float(a.v[e]);
       if (z) v += to_float(b.v[e]);
-      a.v[e] = from_float<T>(apply_pointwise(act, v, 0.f, p));
+      a.v[e] = from_float<T>(apply_pointwise(op, v, 0.f, p));
     }
     reinterpret_cast<V*>(y)[u] = a;
   }
@@ -42,8 +47,21 @@ void launch_typed(void* y, const void* z, int64_t n, const Epilogue& e, cudaStre
   T* yt = static_cast<T*>(y);
   const T* zt = static_cast<const T*>(z);
   if (vec16_ok<T>(n, {y, z})) {
-    int64_t units = n / Vec16<T>::kWidth;
-    epilogue_vec_kernel<T><<<grid_for_units(units), 256, 0, stream>>>(yt, zt, units, e.act, e.params);
+    const int64_t units = n / Vec16<T>::kWidth;
+    const int grid = grid_for_units(units);
+    switch (e.act) {
+      case PointwiseOp::kGelu:
+        epilogue_vec_kernel<T, static_cast<int>(PointwiseOp::kGelu)><<<grid, 256, 0, stream>>>(yt, zt, units, e.act, e.params);
+        break;
+      case PointwiseOp::kRelu:
+        epilogue_vec_kernel<T, static_cast<int>(PointwiseOp::kRelu)><<<grid, 256, 0, stream>>>(yt, zt, units, e.act, e.params);
+        break;
+      case PointwiseOp::kIdentity:
+        epilogue_vec_kernel<T, static_cast<int>(PointwiseOp::kIdentity)><<<grid, 256, 0, stream>>>(yt, zt, units, e.act, e.params);
+        break;
+      default:
+        epilogue_vec_kernel<T, kAny><<<grid, 256, 0, stream>>>(yt, zt, units, e.act, e.params);
+    }
   } else {
     epilogue_kernel<T><<<grid_for_units(n), 256, 0, stream>>>(yt, zt, n, e.act, e.params);
   }
