@@ -54,7 +54,7 @@ std::vector<int64_t> reshape_target(const std::vector<int64_t>& in, std::vector<
       neg = static_cast<int>(i);
     } else {
       KILN_CHECK(shape[i] >= 0, where + ": invalid dim " + std::to_string(shape[i]) + " in shape");
-      known *= shape[i];
+      KILN_CHECK(!__builtin_mul_overflow(known, shape[i], &known), where + ": shape " + dims_to_string(shape) + " has too many elements");
     }
   }
   auto total = checked_element_count(in);

@@ -9,14 +9,18 @@
 namespace kiln::ops {
 
 // Product of dims[begin, end): constant when all are constant; the single non-constant dim when
-// all others are 1; unknown otherwise.
+// all others are 1; unknown otherwise (also when the product overflows int64: no tensor has it).
 inline Dim dim_product(const Shape& s, size_t begin, size_t end) {
   int64_t p = 1;
   const Dim* sym = nullptr;
   int non_const = 0;
   for (size_t i = begin; i < end; ++i) {
-    if (s[i].is_constant()) p *= s[i].value();
-    else { ++non_const; sym = &s[i]; }
+    if (s[i].is_constant()) {
+      if (__builtin_mul_overflow(p, s[i].value(), &p)) return Dim::unknown();
+    } else {
+      ++non_const;
+      sym = &s[i];
+    }
   }
   if (non_const == 0) return Dim(p);
   if (non_const == 1 && p == 1) return *sym;

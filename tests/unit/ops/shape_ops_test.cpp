@@ -42,6 +42,26 @@ TEST(ReshapeInfer, RejectsTwoMinusOnes) {
   EXPECT_FALSE(g.infer().is_ok());
 }
 
+// The optimizer fuzzer's first find: a target whose known dims overflow int64 when multiplied.
+TEST(ReshapeInfer, RejectsATargetWithTooManyElements) {
+  OneNodeGraph g("Reshape", 21,
+                 {OpInput::typed(DataType::kFloat32, sym({4})),
+                  OpInput::value(Tensor::from_i64({4, 4611686018427387906, -1}))},
+                 1);
+  EXPECT_FALSE(g.infer().is_ok());
+}
+
+// The optimizer fuzzer's second find: declared dims whose product overflows int64.
+TEST(FlattenInfer, ADimProductBeyondInt64IsUnknown) {
+  ir::Attributes axis;
+  axis.set("axis", int64_t{2});
+  OneNodeGraph g("Flatten", 21, {OpInput::typed(DataType::kFloat32, sym({279275953455108, 4611686018427387906, 3}))}, 1,
+                 axis);
+  ASSERT_TRUE(g.infer().is_ok());
+  ASSERT_TRUE(g.output_type(0).shape.has_value());
+  EXPECT_TRUE((*g.output_type(0).shape)[0].is_unknown());
+}
+
 TEST(Reshape, AllowZeroMakesAnEmptyTensor) {
   ir::Attributes a;
   a.set("allowzero", int64_t{1});

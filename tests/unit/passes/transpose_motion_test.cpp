@@ -1,3 +1,5 @@
+#include <fstream>
+
 #include "unit/passes/pass_test_util.h"
 
 namespace kiln::testing {
@@ -79,6 +81,21 @@ TEST(TransposeMotion, AttentionAbsorbsATransposeAfterItsHeadMerge) {
   ASSERT_TRUE(r.after.graph);
   EXPECT_EQ(op_types(*r.after.graph), (std::vector<std::string>{"kiln::Attention", "Reshape"}));
   EXPECT_EQ(r.after.graph->nodes()[0]->attrs().get_ints("perm_y", {}), (std::vector<int64_t>{1, 0, 2, 3}));
+}
+
+// A small ViT encoder attention block in the form torch 2.11 exports torchvision's (seq-first
+// Transpose, qkv split through Unsqueeze/Transpose/Squeeze/Gather, q*k scale, Gemm between
+// reshapes, batch-first Transpose, residual). With every pass: the product, one Gather per
+// q/k/v, the attention, and the output projection with the residual; the rest are views.
+TEST(TransposeMotion, TorchVitAttentionBlockLowersToItsProductsAndAttention) {
+  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/tests/unit/passes/models/vit_block_torch211.onnx", std::ios::binary);
+  onnx::ModelProto m;
+  ASSERT_TRUE(in && m.ParseFromIstream(&in));
+  auto r = optimize_and_compare(m);
+  ASSERT_TRUE(r.after.graph);
+  EXPECT_EQ(op_types(*r.after.graph),
+            (std::vector<std::string>{"MatMul", "Reshape", "Gather", "Reshape", "Gather", "Reshape", "Gather",
+                                      "kiln::Attention", "Reshape", "kiln::FusedMatMul"}));
 }
 
 }  // namespace
