@@ -227,6 +227,7 @@ class AttentionFusion : public Pass {
     ir::Value* kt = qk->input(1);
     ir::Value* v = pv->input(1);
     ir::Value* y = pv->output(0);
+    if (!q || !kt || !v || !y) return false;  // a MatMul with an omitted input: not an attention
     DataType dt = q->type().dtype;
     if (dt == DataType::kUndefined || kt->type().dtype != dt || v->type().dtype != dt ||
         (mask && mask->type().dtype != dt))
