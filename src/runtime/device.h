@@ -134,17 +134,50 @@ inline Result<TargetInfo> target_for_arch(Backend backend, const std::string& ar
                                               "' is not available in this build (cannot build for " + arch + ")");
 }
 
-// Device memory that frees itself; move-only.
-class DeviceBuffer {
+// Memory from a Device that frees itself; move-only. Where is DeviceMemory (Device::allocate /
+// free) or HostMemory (Device::allocate_host / free_host: staging, pinned on CUDA).
+struct DeviceMemory {
+  static Result<void*> allocate(Device& d, size_t bytes) { return d.allocate(bytes); }
+  static void free(Device& d, void* p) { d.free(p); }
+};
+struct HostMemory {
+  static Result<void*> allocate(Device& d, size_t bytes) { return d.allocate_host(bytes); }
+  static void free(Device& d, void* p) { d.free_host(p); }
+};
+
+template <typename Where>
+class OwnedMemory {
  public:
-  DeviceBuffer() = default;
-  static Result<DeviceBuffer> allocate(std::shared_ptr<Device> device, size_t bytes);
-  DeviceBuffer(DeviceBuffer&& o) noexcept { *this = std::move(o); }
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() { reset(); }
-  void reset();
+  OwnedMemory() = default;
+  static Result<OwnedMemory> allocate(std::shared_ptr<Device> device, size_t bytes) {
+    KILN_ASSIGN_OR_RETURN(void* p, Where::allocate(*device, bytes));
+    OwnedMemory m;
+    m.device_ = std::move(device);
+    m.ptr_ = p;
+    m.bytes_ = bytes;
+    return m;
+  }
+  OwnedMemory(OwnedMemory&& o) noexcept { *this = std::move(o); }
+  OwnedMemory& operator=(OwnedMemory&& o) noexcept {
+    if (this != &o) {
+      reset();
+      device_ = std::move(o.device_);
+      ptr_ = o.ptr_;
+      bytes_ = o.bytes_;
+      o.ptr_ = nullptr;
+      o.bytes_ = 0;
+    }
+    return *this;
+  }
+  OwnedMemory(const OwnedMemory&) = delete;
+  OwnedMemory& operator=(const OwnedMemory&) = delete;
+  ~OwnedMemory() { reset(); }
+  void reset() {
+    if (ptr_ && device_) Where::free(*device_, ptr_);
+    ptr_ = nullptr;
+    bytes_ = 0;
+    device_.reset();
+  }
   void* data() const { return ptr_; }
   size_t size() const { return bytes_; }
 
@@ -154,24 +187,7 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
-// Host staging memory from Device::allocate_host (pinned on CUDA) that frees itself; move-only.
-class HostBuffer {
- public:
-  HostBuffer() = default;
-  static Result<HostBuffer> allocate(std::shared_ptr<Device> device, size_t bytes);
-  HostBuffer(HostBuffer&& o) noexcept { *this = std::move(o); }
-  HostBuffer& operator=(HostBuffer&& o) noexcept;
-  HostBuffer(const HostBuffer&) = delete;
-  HostBuffer& operator=(const HostBuffer&) = delete;
-  ~HostBuffer() { reset(); }
-  void reset();
-  void* data() const { return ptr_; }
-  size_t size() const { return bytes_; }
-
- private:
-  std::shared_ptr<Device> device_;
-  void* ptr_ = nullptr;
-  size_t bytes_ = 0;
-};
+using DeviceBuffer = OwnedMemory<DeviceMemory>;
+using HostBuffer = OwnedMemory<HostMemory>;
 
 }  // namespace kiln::runtime
