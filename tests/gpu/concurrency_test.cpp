@@ -14,39 +14,13 @@
 #include "ops/shape_inference.h"
 #include "runtime/builder.h"
 #include "runtime/execution_context.h"
+#include "library_mix_model.h"
 
 namespace kiln::gpu_test {
 namespace {
 
-// Conv (cuDNN) -> Relu -> GlobalAveragePool -> Flatten -> Gemm (cuBLASLt) -> Softmax, and a
-// MatMul branch, so that every library handle of a context is used.
-std::shared_ptr<ir::Graph> small_model() {
-  auto g = std::make_shared<ir::Graph>("concurrency");
-  g->set_opset("", 18);
-  ir::Value* x = g->add_value("x", ir::ValueType::tensor(DataType::kFloat32, Shape::from_dims({4, 16, 12, 12})));
-  g->inputs().push_back(x);
-  auto c = [&](const char* name, std::vector<int64_t> dims, uint64_t seed) {
-    return g->add_constant(name, io::random_tensor(DataType::kFloat32, dims, seed));
-  };
-  auto v = [&](const char* name) { return g->add_value(name, ir::ValueType::unknown()); };
-  ir::Value *conv = v("conv"), *relu = v("relu"), *pool = v("pool"), *flat = v("flat"), *gemm = v("gemm"), *y = v("y");
-  ir::Value *mm = v("mm"), *z = v("z");
-  g->add_node("Conv", {x, c("w", {16, 16, 3, 3}, 1), c("b", {16}, 2)}, {conv}, "conv")
-      ->attrs().set("pads", std::vector<int64_t>{1, 1, 1, 1});
-  g->add_node("Relu", {conv}, {relu}, "relu");
-  g->add_node("GlobalAveragePool", {relu}, {pool}, "pool");
-  g->add_node("Flatten", {pool}, {flat}, "flatten");
-  g->add_node("Gemm", {flat, c("w2", {16, 10}, 3), c("b2", {10}, 4)}, {gemm}, "gemm");
-  g->add_node("Softmax", {gemm}, {y}, "softmax");
-  g->add_node("MatMul", {relu, c("w3", {12, 20}, 5)}, {mm}, "matmul");
-  g->add_node("ReduceMean", {mm, g->add_constant("axes", Tensor::from_i64({1, 2}))}, {z}, "mean")
-      ->attrs().set("keepdims", int64_t{0});
-  g->outputs().push_back(y);
-  g->outputs().push_back(z);
-  Status st = ops::infer_shapes(*g);
-  EXPECT_TRUE(st.is_ok()) << st.to_string();
-  return g;
-}
+// Every library handle of a context is used (tests/gpu/library_mix_model.h).
+std::shared_ptr<ir::Graph> small_model() { return library_mix_model("concurrency", {4, 16, 12, 10, 20}, 1); }
 
 // KILN_GPU_TESTS_LOWER_ONLY=1 (no GPU): only check that the model lowers for CUDA.
 bool lower_only(ir::Model& model) {

@@ -16,6 +16,7 @@
 #include "ops/shape_inference.h"
 #include "runtime/builder.h"
 #include "runtime/cpu_fallback.h"
+#include "library_mix_model.h"
 #include "runtime/execution_context.h"
 
 namespace kiln::gpu_test {
@@ -27,36 +28,10 @@ const char* launch_name(Launch l) {
   return l == Launch::kPlain ? "plain" : l == Launch::kCaptured ? "captured" : "replayed";
 }
 
-// x -> Conv (cuDNN) -> Relu -> GlobalAveragePool -> Flatten -> Gemm (cuBLASLt) -> Softmax = y,
-// relu -> MatMul -> ReduceMean = z, and x itself as the output "x_out" (no layer writes it:
-// enqueue's final copy, which a graph must capture too).
+// tests/gpu/library_mix_model.h, plus x itself as an output that no layer writes (enqueue's
+// final copy, which a graph must capture too).
 std::shared_ptr<ir::Graph> model_graph(bool pass_through = true) {
-  auto g = std::make_shared<ir::Graph>("runtime_graphs");
-  g->set_opset("", 18);
-  ir::Value* x = g->add_value("x", ir::ValueType::tensor(DataType::kFloat32, Shape::from_dims({2, 8, 10, 10})));
-  g->inputs().push_back(x);
-  auto c = [&](const char* name, std::vector<int64_t> dims, uint64_t seed) {
-    return g->add_constant(name, io::random_tensor(DataType::kFloat32, dims, seed));
-  };
-  auto v = [&](const char* name) { return g->add_value(name, ir::ValueType::unknown()); };
-  ir::Value *conv = v("conv"), *relu = v("relu"), *pool = v("pool"), *flat = v("flat"), *gemm = v("gemm"), *y = v("y");
-  ir::Value *mm = v("mm"), *z = v("z");
-  g->add_node("Conv", {x, c("w", {8, 8, 3, 3}, 11), c("b", {8}, 12)}, {conv}, "conv")
-      ->attrs().set("pads", std::vector<int64_t>{1, 1, 1, 1});
-  g->add_node("Relu", {conv}, {relu}, "relu");
-  g->add_node("GlobalAveragePool", {relu}, {pool}, "pool");
-  g->add_node("Flatten", {pool}, {flat}, "flatten");
-  g->add_node("Gemm", {flat, c("w2", {8, 6}, 13), c("b2", {6}, 14)}, {gemm}, "gemm");
-  g->add_node("Softmax", {gemm}, {y}, "softmax");
-  g->add_node("MatMul", {relu, c("w3", {10, 5}, 15)}, {mm}, "matmul");
-  g->add_node("ReduceMean", {mm, g->add_constant("axes", Tensor::from_i64({1, 2}))}, {z}, "mean")
-      ->attrs().set("keepdims", int64_t{0});
-  g->outputs().push_back(y);
-  g->outputs().push_back(z);
-  if (pass_through) g->outputs().push_back(x);
-  Status st = ops::infer_shapes(*g);
-  EXPECT_TRUE(st.is_ok()) << st.to_string();
-  return g;
+  return library_mix_model("runtime_graphs", {2, 8, 10, 6, 5}, 11, pass_through);
 }
 
 // KILN_GPU_TESTS_LOWER_ONLY=1 (no GPU): only check that the model lowers for CUDA.
