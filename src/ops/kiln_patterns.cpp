@@ -90,6 +90,8 @@ void infer_layer_norm(InferenceContext& ctx) {
 // broadcasting. Optional layouts: perm_q / perm_kt / perm_v (ints) make the op read
 // Transpose(input, perm) in place of Q / KT / V, perm_y makes it write Transpose(Y, perm_y):
 // how the fusion absorbs the head-split and head-merge Transposes around attention.
+// select_q / select_kt / select_v = [axis, index] make it read Gather(input, index, axis) (a
+// scalar index: the axis goes away) before the perm: Q, K and V read from one packed qkv tensor.
 ir::Attributes softmax_attrs() {
   ir::Attributes a;
   a.set("axis", int64_t{-1});
@@ -97,6 +99,19 @@ ir::Attributes softmax_attrs() {
 }
 
 constexpr const char* kAttentionPerms[3] = {"perm_q", "perm_kt", "perm_v"};
+constexpr const char* kAttentionSelects[3] = {"select_q", "select_kt", "select_v"};
+
+// The Gather (attributes and scalar index) for the select attribute `name`, or nothing when it
+// is absent; fails unless it is [axis, index].
+template <typename Ctx>
+std::optional<std::pair<ir::Attributes, Tensor>> attention_select(const Ctx& ctx, const char* name) {
+  if (!ctx.attrs().has(name)) return std::nullopt;
+  std::vector<int64_t> s = ctx.attrs().get_ints(name, {});
+  if (s.size() != 2) ctx.fail(std::string(name) + " must be [axis, index]");
+  ir::Attributes g;
+  g.set("axis", s[0]);
+  return std::make_pair(g, Tensor::scalar_i64(s[1]));
+}
 
 // The Transpose attributes for the perm attribute `name`, or nothing when it is absent.
 std::optional<ir::Attributes> attention_perm(const ir::Attributes& attrs, const char* name) {
@@ -111,8 +126,10 @@ void attention_cpu(KernelContext& ctx) {
   const std::string& nn = ctx.node().name();
   Tensor in[3];
   for (size_t i = 0; i < 3; ++i) {
-    auto perm = attention_perm(ctx.attrs(), kAttentionPerms[i]);
-    in[i] = perm ? run_standard_op("Transpose", *perm, {&ctx.input(i)}, nn) : ctx.input(i);
+    in[i] = ctx.input(i);
+    if (auto sel = attention_select(ctx, kAttentionSelects[i]))
+      in[i] = run_standard_op("Gather", sel->first, {&in[i], &sel->second}, nn);
+    if (auto perm = attention_perm(ctx.attrs(), kAttentionPerms[i])) in[i] = run_standard_op("Transpose", *perm, {&in[i]}, nn);
   }
   Tensor s = run_standard_op("MatMul", none, {&in[0], &in[1]}, nn);
   Tensor scale(s.dtype(), {});
@@ -129,8 +146,12 @@ void infer_attention(InferenceContext& ctx) {
   ir::Attributes none;
   ir::ValueType in[3];
   for (size_t i = 0; i < 3; ++i) {
-    auto perm = attention_perm(ctx.attrs(), kAttentionPerms[i]);
-    in[i] = perm ? infer_standard_op("Transpose", *perm, {&ctx.input_type(i)}) : ctx.input_type(i);
+    in[i] = ctx.input_type(i);
+    if (auto sel = attention_select(ctx, kAttentionSelects[i])) {
+      ir::ValueType index = ir::ValueType::tensor(DataType::kInt64, Shape{});
+      in[i] = infer_standard_op("Gather", sel->first, {&in[i], &index});
+    }
+    if (auto perm = attention_perm(ctx.attrs(), kAttentionPerms[i])) in[i] = infer_standard_op("Transpose", *perm, {&in[i]});
   }
   ir::ValueType s = infer_standard_op("MatMul", none, {&in[0], &in[1]});
   if (ctx.has_input(3)) s = infer_standard_op("Add", none, {&s, &ctx.input_type(3)});

@@ -6,7 +6,9 @@
 // Then the Transposes around a kiln::Attention are absorbed into its perm_q / perm_kt / perm_v /
 // perm_y attributes (docs/FUSED_OPS.md): the head-split Transpose(0,2,1,3) of Q, K, V, the
 // key's Transpose(0,1,3,2) and the head-merge Transpose of the output, when only the attention
-// reads them.
+// reads them. A Gather of one slot of a packed qkv tensor (constant scalar index) in front of
+// Q, KT or V goes into select_q / select_kt / select_v: the attention reads the packed tensor
+// through strides instead of three copies.
 #include <algorithm>
 
 #include "passes/pass.h"
@@ -47,6 +49,39 @@ void set_perm(ir::Node& n, const char* name, const std::vector<int64_t>& perm) {
 }
 
 constexpr const char* kInputPerms[3] = {"perm_q", "perm_kt", "perm_v"};
+constexpr const char* kInputSelects[3] = {"select_q", "select_kt", "select_v"};
+
+// Absorbs Gather(X, constant scalar index, axis) in front of Q, KT or V into select_*: [axis,
+// index], both normalized (X's rank and the axis's dim must be known). The perm, applied after
+// the select, stays as it is.
+bool absorb_select(ir::Graph& g, ir::Node& att, const PassLog& log) {
+  for (size_t i = 0; i < 3; ++i) {
+    ir::Value* x = att.input(i);
+    ir::Node* gather = producer_op(g, x, "Gather");
+    if (!gather || att.attrs().has(kInputSelects[i]) || single_consumer(g, x) != &att) continue;
+    if (std::count(att.inputs().begin(), att.inputs().end(), x) != 1) continue;
+    ir::Value* data = gather->input(0);
+    const ir::Value* index = gather->input(1);
+    if (!data || !index || !index->is_constant() || index->constant().rank() != 0) continue;
+    if (!is_integer(index->constant().dtype()) || !data->type().shape || data->type().dtype != x->type().dtype) continue;
+    const auto& shape = *data->type().shape;
+    const int64_t rank = static_cast<int64_t>(shape.rank());
+    int64_t axis = gather->attrs().get_int("axis", 0);
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank || !shape[static_cast<size_t>(axis)].is_constant()) continue;
+    const int64_t extent = shape[static_cast<size_t>(axis)].value();
+    int64_t at = index->constant().to_i64()[0];
+    if (at < 0) at += extent;
+    if (at < 0 || at >= extent) continue;
+    att.set_input(i, data);
+    att.attrs().set(kInputSelects[i], std::vector<int64_t>{axis, at});
+    append_origin(att.fused_from(), gather);
+    if (log) log("attention-fusion: absorbed " + gather->describe() + " into " + att.describe());
+    g.remove_node(gather);
+    return true;
+  }
+  return false;
+}
 
 // Absorbs a scaling of Q or KT by a constant scalar into `scale`: Mul(x, c), Mul(c, x), Div(x, c)
 // (timm scales q before the MatMul; torch's SDPA export scales q and k^T by sqrt(scale) each).
@@ -165,7 +200,8 @@ class AttentionFusion : public Pass {
   }
 
   bool rewrite(ir::Graph& g, ir::Node& node, const PassLog& log) override {
-    if (node.domain() == "kiln") return absorb_scale(g, node, log) || absorb_transpose(g, node, log);
+    if (node.domain() == "kiln")
+      return absorb_scale(g, node, log) || absorb_transpose(g, node, log) || absorb_select(g, node, log);
     return fuse(g, node, log);
   }
 

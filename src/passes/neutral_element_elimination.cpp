@@ -38,10 +38,18 @@ bool keeps_shape(const ir::Value* x, const std::vector<int64_t>& c) {
   return true;
 }
 
-// The scores' dims of a kiln::Attention with rank-4 static Q and KT read through its perms
-// (batch and head dims equal), or nothing.
+// The scores' dims of a kiln::Attention with static Q and KT that are rank 4 after their
+// selects, read through its perms (batch and head dims equal), or nothing.
 std::optional<std::vector<int64_t>> attention_scores_dims(const ir::Node& n) {
   auto q = static_dims(n.input(0)), kt = static_dims(n.input(1));
+  auto drop_selected = [&](std::optional<std::vector<int64_t>>& d, const char* attr) {
+    if (!d || !n.attrs().has(attr)) return;
+    std::vector<int64_t> sel = n.attrs().get_ints(attr, {});
+    if (sel.size() != 2 || sel[0] < 0 || sel[0] >= static_cast<int64_t>(d->size())) d.reset();
+    else d->erase(d->begin() + sel[0]);
+  };
+  drop_selected(q, "select_q");
+  drop_selected(kt, "select_kt");
   if (!q || !kt || q->size() != 4 || kt->size() != 4) return std::nullopt;
   auto view = [&](const std::vector<int64_t>& d, const char* attr) -> std::optional<std::vector<int64_t>> {
     std::vector<int64_t> p = n.attrs().get_ints(attr, {0, 1, 2, 3});

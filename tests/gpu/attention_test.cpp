@@ -2,7 +2,8 @@
 // CUDA-core kernel) against the CPU reference. run_case runs every tactic that supports a case,
 // so FP16/BF16 cases check both. Shapes: BERT-base (H 12, S 128, D 64), ViT-B/16 (S 197), an odd
 // S = 77, head dim 32; the standard layout (KT materialized) and the [B, S, H, D] layouts of the
-// perm_* attributes the fusion produces; masks broadcast over batch/heads/queries or full.
+// perm_* attributes the fusion produces, q/k/v read from packed qkv tensors (select_*); masks
+// broadcast over batch/heads/queries or full.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,7 +22,7 @@ const std::vector<int64_t> kBshd = {0, 2, 1, 3};    // [B, S, H, D] <-> [B, H, S
 const std::vector<int64_t> kKBshd = {0, 2, 3, 1};   // K stored [B, Sk, H, D] read as KT [B, H, D, Sk]
 const std::vector<int64_t> kKBhsd = {0, 1, 3, 2};   // K stored [B, H, Sk, D] read as KT
 
-enum class Layout { kStandard, kBshd, kKNotTransposed, kRank3, kRank3SeqFirst };
+enum class Layout { kStandard, kBshd, kKNotTransposed, kRank3, kRank3SeqFirst, kPackedQkv };
 
 // b, h, s (queries), sk (keys), d; mask dims (empty: none).
 OpCase attention_case(const std::string& name, DataType dt, Layout layout, int64_t b, int64_t h, int64_t s, int64_t sk,
@@ -50,16 +51,24 @@ OpCase attention_case(const std::string& name, DataType dt, Layout layout, int64
     case Layout::kRank3SeqFirst:  // stored [S, B*H, D] (torch.nn.MultiheadAttention's own layout)
       c.inputs = {{dt, {s, b * h, d}}, {dt, {sk, b * h, d}}, {dt, {sk, b * h, d}}};
       break;
+    case Layout::kPackedQkv:  // slots 0/1/2 of packed [B, S, 3, H, D] tensors (select_*), as ViT's
+      c.inputs = {{dt, {b, s, 3, h, d}}, {dt, {b, sk, 3, h, d}}, {dt, {b, sk, 3, h, d}}};
+      break;
   }
   if (!mask.empty()) c.inputs.push_back({dt, mask});
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   c.set_attrs = [layout, scale](ir::Node& n) {
     n.attrs().set("scale", scale);
-    if (layout == Layout::kBshd) {
+    if (layout == Layout::kBshd || layout == Layout::kPackedQkv) {
       n.attrs().set("perm_q", kBshd);
       n.attrs().set("perm_kt", kKBshd);
       n.attrs().set("perm_v", kBshd);
       n.attrs().set("perm_y", kBshd);
+      if (layout == Layout::kPackedQkv) {
+        n.attrs().set("select_q", std::vector<int64_t>{2, 0});
+        n.attrs().set("select_kt", std::vector<int64_t>{2, 1});
+        n.attrs().set("select_v", std::vector<int64_t>{2, 2});
+      }
     } else if (layout == Layout::kKNotTransposed) {
       n.attrs().set("perm_kt", kKBhsd);
     } else if (layout == Layout::kRank3SeqFirst) {
@@ -88,6 +97,8 @@ std::vector<OpCase> sdpa_cases() {
     cases.push_back(attention_case("Vit_k", dt, Layout::kKNotTransposed, 2, 12, 197, 197, 64, {}));
     cases.push_back(attention_case("Vit_rank3", dt, Layout::kRank3, 2, 12, 197, 197, 64, {}));
     cases.push_back(attention_case("Vit_rank3_seq_first", dt, Layout::kRank3SeqFirst, 2, 12, 197, 197, 64, {}));
+    cases.push_back(attention_case("Vit_packed_qkv", dt, Layout::kPackedQkv, 2, 12, 197, 197, 64, {}));
+    cases.push_back(attention_case("S77_packed_qkv_mask", dt, Layout::kPackedQkv, 3, 8, 77, 77, 64, {3, 1, 1, 77}));
     cases.push_back(attention_case("Rank3_mask", dt, Layout::kRank3, 2, 4, 64, 64, 32, {64, 64}));
     // Odd S = 77 (mask rows not 16-byte aligned: the tactic pads them).
     cases.push_back(attention_case("S77_mask", dt, Layout::kBshd, 3, 8, 77, 77, 64, {3, 1, 1, 77}));
@@ -99,6 +110,7 @@ std::vector<OpCase> sdpa_cases() {
   // Float32: the CUDA-core kernel only (strided layouts included).
   cases.push_back(attention_case("Bert_bshd_mask", DataType::kFloat32, Layout::kBshd, 2, 12, 128, 128, 64, {2, 1, 1, 128}));
   cases.push_back(attention_case("Vit_k", DataType::kFloat32, Layout::kKNotTransposed, 1, 3, 197, 197, 64, {}));
+  cases.push_back(attention_case("Vit_packed_qkv", DataType::kFloat32, Layout::kPackedQkv, 1, 3, 197, 197, 64, {}));
   return cases;
 }
 

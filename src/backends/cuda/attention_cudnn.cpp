@@ -259,8 +259,10 @@ class SdpaKernel : public runtime::Kernel {
   Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
                  const runtime::LaunchContext& launch) const override {
     auto misaligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 != 0; };
-    if (fallback_ && (misaligned(in[0].data) || misaligned(in[2].data) || misaligned(out[0].data) ||
-                      (!p_.pack_k && misaligned(in[1].data)) || (p_.a.mask && !p_.pack_mask && misaligned(in[3].data))))
+    const AttentionShape& a = p_.a;
+    if (fallback_ && (misaligned(at(in[0], a.q_offset)) || misaligned(at(in[2], a.v_offset)) ||
+                      misaligned(out[0].data) || (!p_.pack_k && misaligned(at(in[1], a.kt_offset))) ||
+                      (a.mask && !p_.pack_mask && misaligned(in[3].data))))
       return fallback_->enqueue(in, out, launch);
     Status st = run_cudnn(in, out, launch);
     if (st.is_ok() || !fallback_) return st;
@@ -272,19 +274,22 @@ class SdpaKernel : public runtime::Kernel {
   }
 
  private:
+  // The first element of an operand's view (2-byte elements: cuDNN runs FP16/BF16 only).
+  static void* at(const runtime::TensorRef& t, int64_t offset) { return static_cast<char*>(t.data) + offset * 2; }
+
   Status run_cudnn(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
                    const runtime::LaunchContext& launch) const {
     if (launch.workspace_bytes < total_workspace_) return internal_error("cuda.cudnn.sdpa: workspace too small");
     auto stream = static_cast<cudaStream_t>(launch.stream);
     char* ws = static_cast<char*>(launch.workspace);
     const AttentionShape& a = p_.a;
-    void* k = in[1].data;
+    void* k = at(in[1], a.kt_offset);
     if (p_.pack_k) {
       StridedCopy c{{a.batch, a.heads, a.sk, a.d},
                     {a.kt_stride[0], a.kt_stride[1], a.kt_stride[3], a.kt_stride[2]},
                     {a.heads * a.sk * a.d, a.sk * a.d, a.d, 1}};
       k = ws + k_offset_;
-      KILN_RETURN_IF_ERROR(launch_strided_copy(in[1].data, k, c, 2, stream));
+      KILN_RETURN_IF_ERROR(launch_strided_copy(at(in[1], a.kt_offset), k, c, 2, stream));
     }
     void* mask = a.mask ? in[3].data : nullptr;
     if (a.mask && p_.pack_mask) {
@@ -302,7 +307,10 @@ class SdpaKernel : public runtime::Kernel {
     KILN_CUDNN_CHECK(cudnnSetStream(handles->cudnn, stream));
     const SdpaGraph& g = state_->g;
     std::unordered_map<int64_t, void*> pack = {
-        {g.q->get_uid(), in[0].data}, {g.k->get_uid(), k}, {g.v->get_uid(), in[2].data}, {g.o->get_uid(), out[0].data}};
+        {g.q->get_uid(), at(in[0], a.q_offset)},
+        {g.k->get_uid(), k},
+        {g.v->get_uid(), at(in[2], a.v_offset)},
+        {g.o->get_uid(), out[0].data}};
     if (g.bias) pack[g.bias->get_uid()] = mask;
     fe::error_t e = g.graph->execute(handles->cudnn, pack, ws);
     if (!e.is_good()) return internal_error(std::string("cuDNN SDPA execute: ") + e.get_message());

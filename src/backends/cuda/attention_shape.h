@@ -26,6 +26,9 @@ struct AttentionShape {
   // Element strides of the canonical views: q (b, h, i, d), kt (b, h, d, j), v (b, h, j, c),
   // y (b, h, i, c).
   int64_t q_stride[4], kt_stride[4], v_stride[4], y_stride[4];
+  // Element offsets of each view's first element in its stored tensor (select_*: one slot of a
+  // packed qkv tensor).
+  int64_t q_offset, kt_offset, v_offset;
   int64_t mask_dims[4];  // the mask's own dims, right-aligned to rank 4 (1-padded)
 };
 // Passed by value to kernels: plain data only.
@@ -59,14 +62,43 @@ inline void packed_strides(const std::vector<int64_t>& dims, int64_t* out) {
   }
 }
 
-// The canonical view of a stored rank-4 tensor read through Transpose(perm): canonical dim i is
-// stored dim perm[i].
-inline void canonical_view(const std::vector<int64_t>& stored, const int64_t perm[4], int64_t dims[4], int64_t strides[4]) {
-  int64_t st[4];
-  packed_strides(stored, st);
+// A stored tensor as the attention reads it before its perm: dims and element strides, after
+// the select_* attribute `select` ([axis, index]: that slot of the axis, which goes away) when
+// present, lifted to rank 4 by a leading 1 when the operand has rank 3. False when the select
+// is invalid or the rank is not `rank` (3 or 4) after it.
+struct OperandView {
+  std::vector<int64_t> dims, strides;
+  int64_t offset = 0;
+};
+inline bool operand_view(const ir::Node& n, const char* select, const std::vector<int64_t>& stored, size_t rank,
+                         OperandView& v) {
+  v.dims = stored;
+  v.strides.assign(stored.size(), 0);
+  packed_strides(stored, v.strides.data());
+  v.offset = 0;
+  if (n.attrs().has(select)) {
+    std::vector<int64_t> sel = n.attrs().get_ints(select, {});
+    if (sel.size() != 2 || sel[0] < 0 || sel[0] >= static_cast<int64_t>(stored.size())) return false;
+    const size_t axis = static_cast<size_t>(sel[0]);
+    if (sel[1] < 0 || sel[1] >= stored[axis]) return false;
+    v.offset = sel[1] * v.strides[axis];
+    v.dims.erase(v.dims.begin() + sel[0]);
+    v.strides.erase(v.strides.begin() + sel[0]);
+  }
+  if (v.dims.size() != rank) return false;
+  if (rank == 3) {  // a leading batch of 1 (attention_perm lifts the perms the same way)
+    v.dims.insert(v.dims.begin(), 1);
+    v.strides.insert(v.strides.begin(), 0);
+  }
+  return true;
+}
+
+// The canonical view of an operand read through Transpose(perm): canonical dim i is its dim
+// perm[i].
+inline void canonical_view(const OperandView& o, const int64_t perm[4], int64_t dims[4], int64_t strides[4]) {
   for (int i = 0; i < 4; ++i) {
-    dims[i] = stored[perm[i]];
-    strides[i] = st[perm[i]];
+    dims[i] = o.dims[perm[i]];
+    strides[i] = o.strides[perm[i]];
   }
 }
 
@@ -81,19 +113,26 @@ inline bool read_attention(const ir::Node& n, AttentionShape& a) {
   if (!is_kernel_float(dt)) return false;
   for (int i = 0; i < 3; ++i)
     if (dtype_of(n.input(i)) != dt) return false;
-  auto qs = dims_of(n.input(0)), ks = dims_of(n.input(1)), vs = dims_of(n.input(2)), ys = dims_of(n.output(0));
-  const size_t rank = qs.size();
-  if ((rank != 3 && rank != 4) || ks.size() != rank || vs.size() != rank || ys.size() != rank) return false;
-  if (rank == 3)  // a leading batch of 1 (attention_perm lifts the perms the same way)
-    for (auto* d : {&qs, &ks, &vs, &ys}) d->insert(d->begin(), 1);
+  auto ys = dims_of(n.output(0));
+  const size_t rank = ys.size();
+  if (rank != 3 && rank != 4) return false;
+  if (rank == 3) ys.insert(ys.begin(), 1);
+  OperandView qo, ko, vo;
+  if (!operand_view(n, "select_q", dims_of(n.input(0)), rank, qo) ||
+      !operand_view(n, "select_kt", dims_of(n.input(1)), rank, ko) ||
+      !operand_view(n, "select_v", dims_of(n.input(2)), rank, vo))
+    return false;
   int64_t pq[4], pk[4], pv[4], py[4];
   if (!attention_perm(n, "perm_q", rank, pq) || !attention_perm(n, "perm_kt", rank, pk) ||
       !attention_perm(n, "perm_v", rank, pv) || !attention_perm(n, "perm_y", rank, py))
     return false;
   int64_t q[4], kt[4], v[4];
-  canonical_view(qs, pq, q, a.q_stride);
-  canonical_view(ks, pk, kt, a.kt_stride);
-  canonical_view(vs, pv, v, a.v_stride);
+  canonical_view(qo, pq, q, a.q_stride);
+  canonical_view(ko, pk, kt, a.kt_stride);
+  canonical_view(vo, pv, v, a.v_stride);
+  a.q_offset = qo.offset;
+  a.kt_offset = ko.offset;
+  a.v_offset = vo.offset;
   // Y (stored) = Transpose(Y', perm_y): stored dim k is Y' dim py[k].
   int64_t yst[4], y[4];
   packed_strides(ys, yst);

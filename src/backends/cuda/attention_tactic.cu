@@ -112,10 +112,10 @@ class AttentionKernel : public runtime::Kernel {
     auto run = [&](auto tag) {
       using T = decltype(tag);
       const T* mask = a_.mask ? static_cast<const T*>(in[3].data) : nullptr;
-      attention_kernel<T><<<grid, kThreads, smem, stream>>>(static_cast<const T*>(in[0].data),
-                                                            static_cast<const T*>(in[1].data),
-                                                            static_cast<const T*>(in[2].data), mask,
-                                                            static_cast<T*>(out[0].data), a_);
+      attention_kernel<T><<<grid, kThreads, smem, stream>>>(static_cast<const T*>(in[0].data) + a_.q_offset,
+                                                            static_cast<const T*>(in[1].data) + a_.kt_offset,
+                                                            static_cast<const T*>(in[2].data) + a_.v_offset,
+                                                            mask, static_cast<T*>(out[0].data), a_);
     };
     if (a_.dt == DataType::kFloat32) run(float{});
     else if (a_.dt == DataType::kFloat16) run(__half{});

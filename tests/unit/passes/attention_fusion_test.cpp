@@ -195,5 +195,52 @@ TEST(AttentionFusion, AllZeroMaskOfAnAttentionIsDropped) {
   EXPECT_TRUE(c.ok) << c.message;
 }
 
+// q, k, v as slots of one packed [B, S, 3, H, D] tensor (ViT's qkv product split by Gathers with
+// constant indices, one negative, one on a negative axis): the Gathers go into select_* and the
+// attention reads the packed tensor.
+onnx::ModelProto packed_qkv_attention() {
+  auto m = new_model(13);
+  auto* g = m.mutable_graph();
+  float_input(m, "QKV", {2, 5, 3, 4, 8});
+  add_initializer_i64(g, "i0", {}, {0});
+  add_initializer_i64(g, "i1", {}, {1});
+  add_initializer_i64(g, "im1", {}, {-1});
+  attr_int(add_node(g, "Gather", {"QKV", "i0"}, {"q"}), "axis", 2);
+  attr_int(add_node(g, "Gather", {"QKV", "i1"}, {"k"}), "axis", -3);
+  attr_int(add_node(g, "Gather", {"QKV", "im1"}, {"v"}), "axis", 2);
+  attr_ints(add_node(g, "Transpose", {"q"}, {"qh"}), "perm", {0, 2, 1, 3});
+  attr_ints(add_node(g, "Transpose", {"k"}, {"kt"}), "perm", {0, 2, 3, 1});
+  attr_ints(add_node(g, "Transpose", {"v"}, {"vh"}), "perm", {0, 2, 1, 3});
+  add_node(g, "MatMul", {"qh", "kt"}, {"qk"});
+  attr_int(add_node(g, "Softmax", {"qk"}, {"p"}), "axis", -1);
+  add_node(g, "MatMul", {"p", "vh"}, {"Y"});
+  float_output(m, "Y");
+  return m;
+}
+
+TEST(AttentionFusion, GathersOfAPackedQkvBecomeSelects) {
+  auto r = optimize_and_compare(packed_qkv_attention(), only_passes({"attention-fusion"}));
+  ASSERT_TRUE(r.after.graph);
+  ASSERT_EQ(op_types(*r.after.graph), (std::vector<std::string>{"kiln::Attention"}));
+  const ir::Node* a = r.after.graph->nodes()[0].get();
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(a->input(i)->name(), "QKV");
+  EXPECT_EQ(a->attrs().get_ints("select_q", {}), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(a->attrs().get_ints("select_kt", {}), (std::vector<int64_t>{2, 1}));
+  EXPECT_EQ(a->attrs().get_ints("select_v", {}), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(a->attrs().get_ints("perm_kt", {}), (std::vector<int64_t>{0, 2, 3, 1}));
+}
+
+TEST(AttentionFusion, GatherReadByOthersStays) {
+  auto m = packed_qkv_attention();
+  float_output(m, "k");
+  auto r = optimize_and_compare(m, only_passes({"attention-fusion"}));
+  ASSERT_TRUE(r.after.graph);
+  EXPECT_EQ(count_op(*r.after.graph, "Gather"), 1);
+  const ir::Node* a = find_op(*r.after.graph, "kiln::Attention");
+  ASSERT_NE(a, nullptr);
+  EXPECT_FALSE(a->attrs().has("select_kt"));
+  EXPECT_TRUE(a->attrs().has("select_q") && a->attrs().has("select_v"));
+}
+
 }  // namespace
 }  // namespace kiln::testing
