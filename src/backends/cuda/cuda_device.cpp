@@ -181,6 +181,7 @@ Result<std::shared_ptr<runtime::Device>> make_cuda_device() {
   if (info.cc_major < 8)
     return unsupported("the CUDA backend needs compute capability 8.0 or newer; " + info.name + " has " +
                        std::to_string(info.cc_major) + "." + std::to_string(info.cc_minor));
+  start_library_warm_up();
   return std::shared_ptr<runtime::Device>(std::make_shared<CudaDevice>(std::move(info)));
 }
 

@@ -1,6 +1,7 @@
 // Library handles a kernel runs with. An ExecutionContext owns one set per context (passed as
 // LaunchContext::backend_state); without one (tests), a process-wide set guarded by a mutex.
 #pragma once
+#include <cublasLt.h>
 #include <cudnn.h>
 
 #include <mutex>
@@ -21,5 +22,15 @@ void destroy_handles(CudaHandles* handles);
 
 // The handles for this launch: the context's, or the shared set.
 Result<CudaHandles*> handles_for(const runtime::LaunchContext& launch);
+
+// The process-wide cuBLASLt handle (cuBLASLt handles are thread-safe), created on first use.
+Result<cublasLtHandle_t> shared_cublaslt_handle();
+
+// Starts cuBLASLt and cuDNN (their first handles) on background threads, once per process: a
+// cold process pays tens of milliseconds for each library's start-up, which then runs in
+// parallel with the other and with the engine's own loading instead of inside the first layer
+// of each library. Called when the CUDA device is made; the first layer that needs a library
+// waits for it (call_once / static initialization). The threads are joined at exit.
+void start_library_warm_up();
 
 }  // namespace kiln::cuda

@@ -9,6 +9,7 @@
 
 #include "backends/cuda/cublaslt_state.h"
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_handles.h"
 #include "backends/cuda/epilogue.h"
 #include "backends/cuda/subsample.h"
 #include "backends/cuda/tactic_util.h"
@@ -19,15 +20,6 @@ namespace kiln::cuda {
 namespace {
 
 constexpr size_t kWorkspaceBytes = size_t{32} << 20;
-
-Result<cublasLtHandle_t> shared_handle() {
-  static std::once_flag once;
-  static cublasLtHandle_t handle = nullptr;
-  static cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
-  std::call_once(once, [] { status = cublasLtCreate(&handle); });
-  if (status != CUBLAS_STATUS_SUCCESS) return cublas_status(status, "cublasLtCreate");
-  return handle;
-}
 
 cudaDataType_t cuda_type(DataType dt) {
   switch (dt) {
@@ -64,7 +56,7 @@ class MatmulKernel : public runtime::Kernel {
   // keeps the build's choice), otherwise the heuristic's first choice.
   Status init(const std::vector<uint8_t>* state) {
     KILN_RETURN_IF_ERROR(make_descriptors());
-    KILN_ASSIGN_OR_RETURN(cublasLtHandle_t handle, shared_handle());
+    KILN_ASSIGN_OR_RETURN(cublasLtHandle_t handle, shared_cublaslt_handle());
     if (state && !state->empty() && restore(handle, *state)) {
       restored_ = true;
       return Status::ok();
@@ -84,7 +76,7 @@ class MatmulKernel : public runtime::Kernel {
 
   Status enqueue(const std::vector<runtime::TensorRef>& in, const std::vector<runtime::TensorRef>& out,
                  const runtime::LaunchContext& launch) const override {
-    KILN_ASSIGN_OR_RETURN(cublasLtHandle_t handle, shared_handle());
+    KILN_ASSIGN_OR_RETURN(cublasLtHandle_t handle, shared_cublaslt_handle());
     if (s_.bias) {
       // The descriptor is shared by every context of the engine; the bias (a weight) has one
       // address for all of them, so it is written once, not by each call while others read it.
