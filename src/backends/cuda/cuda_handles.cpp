@@ -1,8 +1,5 @@
 #include "backends/cuda/cuda_handles.h"
 
-#include <thread>
-#include <vector>
-
 #include "backends/cuda/cuda_check.h"
 
 namespace kiln::cuda {
@@ -41,28 +38,6 @@ Result<cublasLtHandle_t> shared_cublaslt_handle() {
   std::call_once(once, [] { status = cublasLtCreate(&handle); });
   if (status != CUBLAS_STATUS_SUCCESS) return cublas_status(status, "cublasLtCreate");
   return handle;
-}
-
-namespace {
-// Joins the warm-up threads at exit (static destruction), so none is still inside a library
-// while the process tears down.
-struct WarmUpThreads {
-  std::vector<std::thread> threads;
-  ~WarmUpThreads() {
-    for (auto& t : threads)
-      if (t.joinable()) t.join();
-  }
-};
-}  // namespace
-
-void start_library_warm_up() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    static WarmUpThreads warm_up;
-    // Errors are not reported here: the first layer that needs the library reports them.
-    warm_up.threads.emplace_back([] { (void)shared_cublaslt_handle(); });
-    warm_up.threads.emplace_back([] { (void)handles_for({}); });
-  });
 }
 
 }  // namespace kiln::cuda

@@ -26,11 +26,10 @@ Result<CudaHandles*> handles_for(const runtime::LaunchContext& launch);
 // The process-wide cuBLASLt handle (cuBLASLt handles are thread-safe), created on first use.
 Result<cublasLtHandle_t> shared_cublaslt_handle();
 
-// Starts cuBLASLt and cuDNN (their first handles) on background threads, once per process: a
-// cold process pays tens of milliseconds for each library's start-up, which then runs in
-// parallel with the other and with the engine's own loading instead of inside the first layer
-// of each library. Called when the CUDA device is made; the first layer that needs a library
-// waits for it (call_once / static initialization). The threads are joined at exit.
+// Starts cuBLASLt and cuDNN on background threads, once per process (library_warm_up.cpp), so
+// that a cold process's one-time library start-up runs in parallel with the other library and
+// with the engine's own loading instead of inside the first layer of each. Called when the CUDA
+// device is made; a layer that needs a library meanwhile waits on the library's own locks.
 void start_library_warm_up();
 
 }  // namespace kiln::cuda
