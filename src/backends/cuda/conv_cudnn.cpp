@@ -12,7 +12,9 @@
 // ResNet stem (7x7/2, 3 -> 64, batch 256) took 0.59 ms on the H100 as is and 0.40 ms with a
 // zero fourth channel (bench/NOTES.md). The kernel keeps the weights padded [K,R,S,4] on the
 // device and, per call, copies the input into the workspace as [N,H,W,4] (channel_pad.h) before
-// cuDNN runs. `--disable-tactic cuda.cudnn.conv_padded` gives the plain form back.
+// cuDNN runs. Workspace: the padded input first (N*H*W*4*2 bytes, rounded up to 256), cuDNN's
+// plan in the rest of the same 1 GiB bound cuda.cudnn.conv reports. Its stored plans carry a
+// fingerprint of their own. `--disable-tactic cuda.cudnn.conv_padded` gives the plain form back.
 #include <cudnn_frontend.h>
 
 #include <cmath>
