@@ -130,6 +130,15 @@ def strided_1x1(out):
     m.save(out, [s2, s3])
 
 
+def stem_c3(out):
+    # ResNet's stem on odd sizes: 7x7/2 over 3 channels (cuda.cudnn.conv_padded in FP16/BF16:
+    # the input padded to 4 channels), ReLU, 3x3/2 MaxPool, then a 3x3 over the 64 channels.
+    m = Model("stem_c3", [2, 3, 45, 39])
+    x = m.node("Relu", [m.conv("X", 3, 64, k=7, stride=2, pads=[3, 3, 3, 3])])
+    x = m.node("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    m.save(out, [m.node("Relu", [m.conv(x, 64, 16)])])
+
+
 def vit_patch(out):
     m = Model("vit_patch", [2, 3, 64, 64])
     x = m.conv("X", 3, 48, k=16, stride=16, pads=[0, 0, 0, 0])
@@ -143,6 +152,6 @@ if __name__ == "__main__":
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
     for make in (resnet_block, mobilenet_block, depthwise_forms, se_block, pools_and_dilation, mixed_regions, strided_1x1,
-                 vit_patch):
+                 stem_c3, vit_patch):
         make(out_dir)
         print("wrote", make.__name__)
