@@ -15,6 +15,7 @@
 #include "runtime/builder.h"
 #include "runtime/execution_context.h"
 #include "library_mix_model.h"
+#include "max_rel_error.h"
 
 namespace kiln::gpu_test {
 namespace {
@@ -35,14 +36,6 @@ bool lower_only(ir::Model& model) {
     EXPECT_TRUE(desc.is_ok()) << desc.status().to_string();
   }
   return true;
-}
-
-double max_rel_error(const Tensor& got, const Tensor& ref) {
-  auto a = got.to_f64(), b = ref.to_f64();
-  double scale = 1e-6, worst = 0;
-  for (double e : b) scale = std::max(scale, std::fabs(e));
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::isnan(a[i]) ? 1e9 : std::fabs(a[i] - b[i]) / scale);
-  return worst;
 }
 
 TEST(CudaConcurrency, ContextsOnSeveralStreamsFromSeveralThreads) {

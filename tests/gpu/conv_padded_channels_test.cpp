@@ -20,6 +20,7 @@
 #include "plan/engine_format.h"
 #include "runtime/builder.h"
 #include "runtime/execution_context.h"
+#include "max_rel_error.h"
 
 namespace kiln::gpu_test {
 namespace {
@@ -118,15 +119,6 @@ std::string lowered_tactic(std::shared_ptr<ir::Graph> graph, const runtime::Buil
   auto desc = runtime::Builder::build_desc(model, config, *target);
   EXPECT_TRUE(desc.is_ok()) << desc.status().to_string();
   return desc.is_ok() ? conv_tactic(*desc) : "";
-}
-
-double max_rel_error(const Tensor& got, const Tensor& ref) {
-  auto a = got.to_f64(), b = ref.to_f64();
-  if (a.size() != b.size()) return 1e9;
-  double scale = 1e-6, worst = 0;
-  for (double e : b) scale = std::max(scale, std::fabs(e));
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::isnan(a[i]) ? 1e9 : std::fabs(a[i] - b[i]) / scale);
-  return worst;
 }
 
 Tensor reference(const PadCase& p, const Tensor& x) {

@@ -18,6 +18,7 @@
 #include "runtime/cpu_fallback.h"
 #include "library_mix_model.h"
 #include "runtime/execution_context.h"
+#include "max_rel_error.h"
 
 namespace kiln::gpu_test {
 namespace {
@@ -56,15 +57,6 @@ runtime::BuilderConfig cuda_config() {
   runtime::BuilderConfig c;
   c.backend = runtime::Backend::kCuda;
   return c;
-}
-
-double max_rel_error(const Tensor& got, const Tensor& ref) {
-  auto a = got.to_f64(), b = ref.to_f64();
-  if (a.size() != b.size()) return 1e9;
-  double scale = 1e-6, worst = 0;
-  for (double e : b) scale = std::max(scale, std::fabs(e));
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::isnan(a[i]) ? 1e9 : std::fabs(a[i] - b[i]) / scale);
-  return worst;
 }
 
 // An engine, its CPU reference and helpers to run either on given inputs.
