@@ -56,3 +56,4 @@ PY
   touch "$dest/.stamp-$spec"
 }
 fetch_headers nvidia-cudnn-frontend==1.32.0 .deps/cudnn-frontend include/
+fetch_headers nvidia-cutlass==4.2.0.0 .deps/cutlass cutlass_library/source/include/

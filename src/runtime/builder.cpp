@@ -150,6 +150,8 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
   plan::EngineDesc desc;
   desc.builder_version = plan::builder_version();
   desc.target = target;
+  // Tactics tied to one architecture (tactic.h) decide for the target, not for this machine's GPU.
+  ScopedTargetCapability target_capability(target.compute_major, target.compute_minor);
   desc.config = {config.fp16, config.bf16, config.tf32, config.workspace_mib, config.disabled_passes};
   desc.source_node_count = static_cast<int64_t>(g.nodes().size());
 

@@ -159,6 +159,9 @@ Status Engine::prepare(LoadProfile* profile) {
       b.nbytes = static_cast<size_t>(checked_element_count(b.dims).value_or(0)) * dtype_size(b.dtype);
 
   const Backend backend = device_->backend();
+  // The engine's target (checked against the device when the file was read), for the tactics'
+  // supports() and create() below.
+  ScopedTargetCapability target_capability(desc_.target.compute_major, desc_.target.compute_minor);
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     const ir::Node& node = *g.nodes()[i];
     const plan::Layer& layer = desc_.layers[i];

@@ -20,6 +20,18 @@ int64_t TensorRef::numel() const {
 
 size_t TensorRef::nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
 
+namespace {
+thread_local ComputeCapability current_target_capability;
+}  // namespace
+
+ComputeCapability target_compute_capability() { return current_target_capability; }
+
+ScopedTargetCapability::ScopedTargetCapability(int major, int minor) : saved_(current_target_capability) {
+  current_target_capability = {major, minor};
+}
+
+ScopedTargetCapability::~ScopedTargetCapability() { current_target_capability = saved_; }
+
 TacticRegistry& TacticRegistry::global() {
   static TacticRegistry registry;
   return registry;

@@ -84,6 +84,25 @@ class Tactic {
   virtual Result<std::unique_ptr<Kernel>> create(const KernelSpec& spec) const = 0;
 };
 
+// The GPU the current thread builds or loads an engine for, as a compute capability (0.0 = not
+// known). Builder::build_desc and Engine loading set it around their supports() and create()
+// calls, so that a tactic whose kernels exist for one architecture only (sm_90a SASS) declines a
+// node elsewhere, also when building for a --target-arch without a GPU. Elsewhere it is 0.0.
+struct ComputeCapability {
+  int major = 0, minor = 0;
+};
+ComputeCapability target_compute_capability();
+class ScopedTargetCapability {  // sets it for this thread until destroyed (scopes nest)
+ public:
+  ScopedTargetCapability(int major, int minor);
+  ~ScopedTargetCapability();
+  ScopedTargetCapability(const ScopedTargetCapability&) = delete;
+  ScopedTargetCapability& operator=(const ScopedTargetCapability&) = delete;
+
+ private:
+  ComputeCapability saved_;
+};
+
 class TacticRegistry {
  public:
   static TacticRegistry& global();
