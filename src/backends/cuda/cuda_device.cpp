@@ -19,7 +19,7 @@ std::string version_string(int v, int major_div, int minor_div, int minor_mod) {
 
 class CudaDevice final : public runtime::Device {
  public:
-  explicit CudaDevice(DeviceInfo info) : info_(std::move(info)) {}
+  explicit CudaDevice(DeviceInfo info) : info_(std::move(info)), warm_up_(start_library_warm_up()) {}
   runtime::Backend backend() const override { return runtime::Backend::kCuda; }
   std::string name() const override { return info_.name; }
   runtime::TargetInfo target() const override {
@@ -174,6 +174,7 @@ class CudaDevice final : public runtime::Device {
 
  private:
   DeviceInfo info_;
+  std::unique_ptr<LibraryWarmUp> warm_up_;  // joined when the device goes
 };
 
 Result<std::shared_ptr<runtime::Device>> make_cuda_device() {
@@ -181,7 +182,6 @@ Result<std::shared_ptr<runtime::Device>> make_cuda_device() {
   if (info.cc_major < 8)
     return unsupported("the CUDA backend needs compute capability 8.0 or newer; " + info.name + " has " +
                        std::to_string(info.cc_major) + "." + std::to_string(info.cc_minor));
-  start_library_warm_up();
   return std::shared_ptr<runtime::Device>(std::make_shared<CudaDevice>(std::move(info)));
 }
 

@@ -4,7 +4,10 @@
 #include <cublasLt.h>
 #include <cudnn.h>
 
+#include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "core/status.h"
 #include "runtime/tactic.h"
@@ -26,10 +29,23 @@ Result<CudaHandles*> handles_for(const runtime::LaunchContext& launch);
 // The process-wide cuBLASLt handle (cuBLASLt handles are thread-safe), created on first use.
 Result<cublasLtHandle_t> shared_cublaslt_handle();
 
-// Starts cuBLASLt and cuDNN on background threads, once per process (library_warm_up.cpp), so
-// that a cold process's one-time library start-up runs in parallel with the other library and
-// with the engine's own loading instead of inside the first layer of each. Called when the CUDA
-// device is made; a layer that needs a library meanwhile waits on the library's own locks.
-void start_library_warm_up();
+// cuBLASLt and cuDNN started on background threads (library_warm_up.cpp), so that a cold
+// process's one-time library start-up runs in parallel with the other library and with the
+// engine's own loading instead of inside the first layer of each; a layer that needs a library
+// meanwhile waits on the library's own locks. The CUDA device holds it: its destructor joins the
+// threads, so none is still inside a library when the process exits.
+class LibraryWarmUp {
+ public:
+  ~LibraryWarmUp();
+
+ private:
+  friend std::unique_ptr<LibraryWarmUp> start_library_warm_up();
+  LibraryWarmUp() = default;
+  std::vector<std::thread> threads_;
+};
+
+// Starts the warm-up the first time it is called in a process (null afterwards, and when
+// KILN_LIBRARY_WARM_UP=0).
+std::unique_ptr<LibraryWarmUp> start_library_warm_up();
 
 }  // namespace kiln::cuda

@@ -11,8 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <thread>
-#include <vector>
 
 #include "backends/cuda/cuda_handles.h"
 
@@ -66,28 +64,25 @@ void warm_up_cudnn() {
   cudnnDestroy(handle);
 }
 
-// Joins the warm-up threads at exit (static destruction), so none is still inside a library
-// while the process tears down.
-struct WarmUpThreads {
-  std::vector<std::thread> threads;
-  ~WarmUpThreads() {
-    for (auto& t : threads)
-      if (t.joinable()) t.join();
-  }
-};
-
 }  // namespace
 
-void start_library_warm_up() {
+LibraryWarmUp::~LibraryWarmUp() {
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+std::unique_ptr<LibraryWarmUp> start_library_warm_up() {
   static std::once_flag once;
-  std::call_once(once, [] {
+  std::unique_ptr<LibraryWarmUp> started;
+  std::call_once(once, [&] {
     const char* env = std::getenv("KILN_LIBRARY_WARM_UP");
     if (env && std::strcmp(env, "0") == 0) return;
-    static WarmUpThreads warm_up;
+    started.reset(new LibraryWarmUp());
     // Errors are not reported here: the first layer that needs the library reports them.
-    warm_up.threads.emplace_back(warm_up_cublaslt);
-    warm_up.threads.emplace_back(warm_up_cudnn);
+    started->threads_.emplace_back(warm_up_cublaslt);
+    started->threads_.emplace_back(warm_up_cudnn);
   });
+  return started;
 }
 
 }  // namespace kiln::cuda
