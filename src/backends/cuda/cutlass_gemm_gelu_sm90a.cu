@@ -1,140 +1,36 @@
 // The one CUTLASS instantiation behind cuda.cutlass.matmul_gelu (cutlass_gemm_gelu.h), compiled
 // for sm_90a only (CMakeLists.txt: the *_sm90a.cu object library).
 //
-// Tile: 128x128x64, ping-pong schedule, cluster 2x1x1. The GELU epilogue (erff per element) is
-// heavy next to a K = 768 main loop (12 k-blocks): ping-pong gives each of the two consumer warp
-// groups its own output tile, so one warp group's epilogue overlaps the other's wgmma main loop
-// instead of stalling the tensor cores, as the cooperative schedule would. The 2x1 cluster
-// multicasts each B tile to two CTAs along M (M = 50432 is 394 tiles, even).
-#include "backends/cuda/cutlass_gemm_gelu.h"
-
-#include <string>
-
-#include "cute/tensor.hpp"
-#include "cutlass/cutlass.h"
-#include "cutlass/epilogue/collective/collective_builder.hpp"
-#include "cutlass/epilogue/fusion/operations.hpp"
-#include "cutlass/epilogue/thread/activation.h"
-#include "cutlass/gemm/collective/collective_builder.hpp"
-#include "cutlass/gemm/device/gemm_universal_adapter.h"
-#include "cutlass/gemm/dispatch_policy.hpp"
-#include "cutlass/gemm/kernel/gemm_universal.hpp"
-#include "cutlass/kernel_hardware_info.h"
+// Configuration: cooperative warp specialization, 256x128x64 tiles, cluster 1x2x1 (two CTAs
+// along N share each A tile through TMA multicast; ViT's N = 3072 is 24 tiles). Measured on the
+// H100 against ping-pong 128x128 (cluster 2x1) and cooperative 128x256 (cluster 2x1), ViT-B/16
+// b256 FP16 with CUDA graphs: 20.5-20.9 ms vs 21.1-21.5 and 20.6 ms (cuBLASLt + the GELU pass:
+// 21.4-21.6 ms); see bench/NOTES.md.
+#include "backends/cuda/cutlass_gemm_gelu_kernel.cuh"
 
 namespace kiln::cuda {
 
 #if defined(CUTLASS_ARCH_MMA_SM90_SUPPORTED)
+
 namespace {
-
-using namespace cute;
-
-using Element = cutlass::half_t;
-using Layout = cutlass::layout::RowMajor;  // A [M,K], B [K,N] (N contiguous), D [M,N]
-constexpr int kAlignment = 8;              // 16 bytes of float16: TMA's unit
-using TileShape = Shape<_128, _128, _64>;
-using ClusterShape = Shape<_2, _1, _1>;
-
-// D = GELU(1 * acc + 0 * C + bias[n]): the per-column bias is indexed by N (stride <0,1>).
-using Fusion = cutlass::epilogue::fusion::LinCombPerColBiasEltAct<cutlass::epilogue::thread::GELU, Element, float,
-                                                                  Element /*bias*/>;
-
-using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
-    cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
-    cutlass::epilogue::collective::EpilogueTileAuto, float, float, void /*no C*/, Layout, kAlignment, Element, Layout,
-    kAlignment, cutlass::epilogue::TmaWarpSpecialized, Fusion>::CollectiveOp;
-
-using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
-    cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, Layout, kAlignment, Element, Layout, kAlignment, float,
-    TileShape, ClusterShape,
-    cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(sizeof(typename Epilogue::SharedStorage))>,
-    cutlass::gemm::KernelTmaWarpSpecializedPingpong>::CollectiveOp;
-
-using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, Mainloop, Epilogue>;
-using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
-
-Status cutlass_error(cutlass::Status st, const char* what) {
-  return internal_error(std::string("cuda.cutlass.matmul_gelu: ") + what + " failed: " + cutlassGetStatusString(st));
-}
-
-Status cuda_error(cudaError_t err, const char* what) {
-  return internal_error(std::string("cuda.cutlass.matmul_gelu: ") + what + " failed: " + cudaGetErrorString(err));
-}
-
-typename Gemm::Arguments arguments(const GeluGemmShape& s, const void* a, const void* b, const void* bias, void* d,
-                                   int sm_count) {
-  const int m = static_cast<int>(s.m), n = static_cast<int>(s.n), k = static_cast<int>(s.k);
-  // Packed row-major strides in CUTLASS's (rows, cols, batch) order: A (M,K), B as (N,K), D (M,N).
-  typename Kernel::StrideA stride_a = make_stride(s.k, Int<1>{}, s.m * s.k);
-  typename Kernel::StrideB stride_b = make_stride(Int<1>{}, s.n, s.n * s.k);
-  typename Kernel::StrideD stride_d = make_stride(s.n, Int<1>{}, s.m * s.n);
-  typename Gemm::Arguments args{
-      cutlass::gemm::GemmUniversalMode::kGemm,
-      {m, n, k, 1},
-      {static_cast<const Element*>(a), stride_a, static_cast<const Element*>(b), stride_b},
-      {{}, nullptr, stride_d, static_cast<Element*>(d), stride_d}};
-  auto& fusion = args.epilogue.thread;
-  fusion.alpha = 1.f;
-  fusion.beta = 0.f;
-  fusion.bias_ptr = static_cast<const Element*>(bias);  // null: a bias of zeros
-  args.hw_info.device_id = 0;
-  args.hw_info.sm_count = sm_count;
-  return args;
-}
-
+using Config = CutlassGeluGemm<cute::Shape<cute::_256, cute::_128, cute::_64>, cute::Shape<cute::_1, cute::_2, cute::_1>,
+                               cutlass::gemm::KernelTmaWarpSpecializedCooperative,
+                               cutlass::epilogue::TmaWarpSpecializedCooperative, cutlass::epilogue::thread::GELU>;
 }  // namespace
 
 Status cutlass_gelu_gemm_check(const GeluGemmShape& s, size_t* workspace_bytes) {
-  if (s.m < 1 || s.n < 1 || s.k < 1 || s.m > INT32_MAX || s.n > INT32_MAX || s.k > INT32_MAX)
-    return unsupported("cuda.cutlass.matmul_gelu: dims out of range");
-  auto args = arguments(s, nullptr, nullptr, nullptr, nullptr, 1);
-  cutlass::Status st = Gemm::can_implement(args);
-  if (st != cutlass::Status::kSuccess) return cutlass_error(st, "can_implement");
-  *workspace_bytes = Gemm::get_workspace_size(args);
-  return Status::ok();
+  return Config::check(s, workspace_bytes);
 }
-
-Status cutlass_gelu_gemm_prepare(int* sm_count) {
-  int device = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err != cudaSuccess) return cuda_error(err, "cudaGetDevice");
-  int major = 0, minor = 0;
-  err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
-  if (err == cudaSuccess) err = cudaDeviceGetAttribute(sm_count, cudaDevAttrMultiProcessorCount, device);
-  if (err != cudaSuccess) return cuda_error(err, "cudaDeviceGetAttribute");
-  if (major != 9 || minor != 0)
-    return unsupported("cuda.cutlass.matmul_gelu: the kernel is sm_90a code, the GPU has compute capability " +
-                       std::to_string(major) + "." + std::to_string(minor));
-  // Set here, once, rather than by Gemm::initialize on every call (it may run inside a CUDA
-  // graph capture).
-  const int smem = Kernel::SharedStorageSize;
-  err = cudaFuncSetAttribute(cutlass::device_kernel<Kernel>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    return cuda_error(err, "cudaFuncSetAttribute");
-  }
-  return Status::ok();
-}
-
+Status cutlass_gelu_gemm_prepare(int* sm_count) { return Config::prepare(sm_count); }
 Status cutlass_gelu_gemm_run(const GeluGemmShape& s, const void* a, const void* b, const void* bias, void* d,
                              void* workspace, size_t workspace_bytes, int sm_count, cudaStream_t stream) {
-  auto args = arguments(s, a, b, bias, d, sm_count);
-  if (Gemm::get_workspace_size(args) > workspace_bytes)
-    return internal_error("cuda.cutlass.matmul_gelu: workspace too small");
-  cutlass::Status st = Kernel::initialize_workspace(args, workspace, stream);
-  if (st != cutlass::Status::kSuccess) return cutlass_error(st, "initialize_workspace");
-  typename Kernel::Params params = Kernel::to_underlying_arguments(args, workspace);
-  st = Gemm::run(params, stream);
-  if (st != cutlass::Status::kSuccess) return cutlass_error(st, "run");
-  cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) return cuda_error(err, "the kernel launch");
-  return Status::ok();
+  return Config::run(s, a, b, bias, d, workspace, workspace_bytes, sm_count, stream);
 }
 
-#else  // nvcc older than 12.0: no Hopper kernels
+#else  // nvcc without sm_90a support: no Hopper kernels
 
 Status cutlass_gelu_gemm_check(const GeluGemmShape&, size_t*) {
-  return unsupported("cuda.cutlass.matmul_gelu: built without sm_90a support (nvcc < 12)");
+  return unsupported("cuda.cutlass.matmul_gelu: built without sm_90a support");
 }
 Status cutlass_gelu_gemm_prepare(int*) { return cutlass_gelu_gemm_check({}, nullptr); }
 Status cutlass_gelu_gemm_run(const GeluGemmShape&, const void*, const void*, const void*, void*, void*, size_t, int,
