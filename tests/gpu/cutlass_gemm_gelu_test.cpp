@@ -132,7 +132,7 @@ TEST(CutlassGeluLowering, WorkspaceIsReported) {
   size_t ws = t->workspace_bytes(spec);
   RecordProperty("workspace_bytes", std::to_string(ws));
   std::printf("cuda.cutlass.matmul_gelu workspace for [591,768]x[768,3072]: %zu bytes\n", ws);
-  EXPECT_LT(ws, size_t{1} << 20) << "the persistent ping-pong kernel needs little or no workspace";
+  EXPECT_LT(ws, size_t{1} << 20) << "the persistent kernel needs little or no workspace";
 }
 
 // The whole engine (planned memory, workspace, stream) on the GPU vs the CPU reference.
