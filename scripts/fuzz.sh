@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) in build-fuzz/ and runs each for
 # DURATION_SECONDS, starting from the committed seeds (tests/fuzz/seeds/<target>/).
-#   scripts/fuzz.sh DURATION_SECONDS [importer|npy|engine|optimizer|all]
+#   scripts/fuzz.sh DURATION_SECONDS [importer|npy|engine|optimizer|builder|all]
 # Crashing inputs land in build-fuzz/artifacts/<target>/; add each one, once fixed, to the
 # seeds as a regression. Prints executions and coverage (cov/ft) of each run at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${1:?usage: scripts/fuzz.sh DURATION_SECONDS [importer|npy|engine|optimizer|all]}
+DURATION=${1:?usage: scripts/fuzz.sh DURATION_SECONDS [importer|npy|engine|optimizer|builder|all]}
 WHICH=${2:-all}
 BUILD=${FUZZ_BUILD:-build-fuzz}
-case $WHICH in all) TARGETS="importer npy engine optimizer" ;; importer|npy|engine|optimizer) TARGETS=$WHICH ;; *) echo "unknown target $WHICH" >&2; exit 2 ;; esac
+case $WHICH in all) TARGETS="importer npy engine optimizer builder" ;; importer|npy|engine|optimizer|builder) TARGETS=$WHICH ;; *) echo "unknown target $WHICH" >&2; exit 2 ;; esac
 
 CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DKILN_FUZZ=ON -DKILN_WITH_CUDA=OFF -DKILN_WERROR=OFF >/dev/null
