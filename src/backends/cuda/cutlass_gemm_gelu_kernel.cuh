@@ -20,7 +20,7 @@
 namespace kiln::cuda {
 
 template <class TileShape, class ClusterShape, class MainloopSchedule, class EpilogueSchedule,
-          template <class> class Activation>
+          template <class> class Activation, class EpilogueTile = cutlass::epilogue::collective::EpilogueTileAuto>
 struct CutlassGeluGemm {
   using Element = cutlass::half_t;
   using Layout = cutlass::layout::RowMajor;  // A [M,K], B [K,N] (N contiguous), D [M,N]
@@ -31,7 +31,7 @@ struct CutlassGeluGemm {
 
   using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
-      cutlass::epilogue::collective::EpilogueTileAuto, float, float, void /*no C*/, Layout, kAlignment, Element,
+      EpilogueTile, float, float, void /*no C*/, Layout, kAlignment, Element,
       Layout, kAlignment, EpilogueSchedule, Fusion>::CollectiveOp;
 
   using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
