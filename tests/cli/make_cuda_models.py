@@ -82,6 +82,36 @@ save("coverage", [h.make_node("Pad", ["x", "pads"], ["p"], mode="reflect"),
      [i64("pads", [0, 0, 1, 1, 0, 0, 1, 1]), nh.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales"),
       i64("sizes", [2, 4, 5, 7]), i64("axes23", [2, 3]), i64("axes1", [1]), i64("split", [2, 2])], opset=18)
 
+# ViT-style attention on a packed qkv product (the Gathers go into the attention's select_*)
+# and an MLP with the erf GELU (the fused product of cuda.cutlass.matmul_gelu on sm_90).
+save("vit_block", [h.make_node("MatMul", ["x", "wqkv"], ["qkv"]),
+                   h.make_node("Reshape", ["qkv", "s5"], ["qkv5"]),
+                   h.make_node("Gather", ["qkv5", "i0"], ["q"], axis=2),
+                   h.make_node("Gather", ["qkv5", "i1"], ["k"], axis=2),
+                   h.make_node("Gather", ["qkv5", "i2"], ["v"], axis=2),
+                   h.make_node("Transpose", ["q"], ["qh"], perm=[0, 2, 1, 3]),
+                   h.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 3, 1]),
+                   h.make_node("Transpose", ["v"], ["vh"], perm=[0, 2, 1, 3]),
+                   h.make_node("MatMul", ["qh", "kt"], ["s"]),
+                   h.make_node("Mul", ["s", "scale"], ["ss"]),
+                   h.make_node("Softmax", ["ss"], ["p"], axis=-1),
+                   h.make_node("MatMul", ["p", "vh"], ["o"]),
+                   h.make_node("Transpose", ["o"], ["ot"], perm=[0, 2, 1, 3]),
+                   h.make_node("Reshape", ["ot", "s3"], ["a"]),
+                   h.make_node("MatMul", ["a", "w1"], ["m1"]),
+                   h.make_node("Add", ["m1", "b1"], ["m1b"]),
+                   h.make_node("Gelu", ["m1b"], ["g"]),
+                   h.make_node("MatMul", ["g", "w2"], ["y"])],
+     [("x", F, [2, 8, 64])], [("y", F, [2, 8, 64])],
+     [f32("wqkv", (64, 192)), i64("s5", [2, 8, 3, 4, 16]), i64("i0", 0), i64("i1", 1), i64("i2", 2),
+      nh.from_array(np.array(0.25, dtype=np.float32), "scale"), i64("s3", [2, 8, 64]),
+      f32("w1", (64, 128)), f32("b1", (128,)), f32("w2", (128, 64))], opset=20)
+
+# An RGB stem: a 7x7/2 convolution over 3 input channels (cuda.cudnn.conv_padded in FP16).
+save("rgb_stem", [h.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[7, 7], strides=[2, 2], pads=[3, 3, 3, 3]),
+                  h.make_node("Relu", ["c"], ["y"])],
+     [("x", F, [2, 3, 32, 32])], [("y", F, [2, 16, 16, 16])], [f32("w", (16, 3, 7, 7)), f32("b", (16,))])
+
 # An op with no CUDA kernel: the build must fail naming it.
 save("unsupported_gridsample", [h.make_node("Relu", ["x"], ["r"]),
                                 h.make_node("GridSample", ["r", "grid"], ["y"], name="the_gridsample")],

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lowering for CUDA without a GPU (kiln build --backend cuda --target-arch sm_90): small models
 # whose every node must get a CUDA tactic, a node with no CUDA kernel must be a clean error
-# naming it, and bad --target-arch values must be refused. Runs in CI (no GPU needed).
+# naming it, bad --target-arch values must be refused, and the fast paths (packed-qkv attention,
+# the fused GELU product, the padded RGB stem) must be chosen. Runs in CI (no GPU needed).
 #   test_cuda_lowering.sh KILN PYTHON WORKDIR
 set -u
 KILN=$1; PY=$2; WORK=$3
@@ -27,6 +28,19 @@ for model in "$WORK"/*.onnx; do
     fi
   done
 done
+
+# Tactic choices this backend relies on for speed (FP16): attention reading q/k/v from the
+# packed qkv product (no Gather left), the GELU product fused on sm_90 only, the RGB stem padded.
+expect_tactics() {  # expect_tactics "description" arch model "must match" "must not match"
+  local out
+  out=$("$KILN" build "$WORK/$3.onnx" -o "$WORK/t.kiln" --backend cuda --target-arch "$2" --fp16 --verbose 2>&1)
+  if grep -qE -- "$4" <<<"$out" && { [ -z "$5" ] || ! grep -qE -- "$5" <<<"$out"; }; then ok "$1"
+  else bad "$1: $(grep '\] layer [0-9]*:' <<<"$out" | tr '\n' ';')"; fi
+}
+expect_tactics "packed qkv: attention on cuDNN, no Gather layer" sm_90 vit_block "kiln::Attention .* -> cuda.cudnn.sdpa" "Gather .* -> "
+expect_tactics "GELU product fused on sm_90" sm_90 vit_block "FusedMatMul .* -> cuda.cutlass.matmul_gelu" ""
+expect_tactics "GELU product on cuBLASLt on sm_80" sm_80 vit_block "FusedMatMul .* -> cuda.cublaslt.matmul" "cuda.cutlass"
+expect_tactics "3-channel stem padded to 4" sm_90 rgb_stem "FusedConv .* -> cuda.cudnn.conv_padded" ""
 
 expect_error() {  # expect_error "description" "output fragment" cmd...
   local what=$1 fragment=$2; shift 2
