@@ -1,5 +1,6 @@
-// kiln::Attention's perm_q / perm_kt / perm_v / perm_y layouts (docs/FUSED_OPS.md): the
-// reference kernel against a direct computation, and shape inference.
+// kiln::Attention's perm_q / perm_kt / perm_v / perm_y layouts and select_q / select_kt /
+// select_v slots (docs/FUSED_OPS.md): the reference kernel against a direct computation and
+// explicit Transposes / Gathers, shape inference, and malformed attributes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -102,6 +103,48 @@ TEST(KilnAttention, InfersPermutedShapes) {
                            tt(DataType::kFloat32, {1, 2, 3, 4})},
                           bad),
                Error);
+}
+
+// q, k, v as slots 0, 1, 2 of one packed [B, S, 3, H, D] tensor: the same result as Gathers
+// first, then the permuted attention.
+TEST(KilnAttention, SelectsEqualExplicitGathers) {
+  Tensor qkv = random_f32({2, 5, 3, 3, 4}, 8);
+  ir::Attributes sel = perms();
+  sel.set("select_q", std::vector<int64_t>{2, 0});
+  sel.set("select_kt", std::vector<int64_t>{2, 1});
+  sel.set("select_v", std::vector<int64_t>{2, 2});
+  auto got = run_op("Attention", 1, {qkv, qkv, qkv}, 1, sel, "kiln")[0].tensor();
+  auto slot = [&](int64_t i) {
+    ir::Attributes a;
+    a.set("axis", int64_t{2});
+    Tensor index = Tensor::scalar_i64(i);
+    return run_standard_op("Gather", a, {&qkv, &index});
+  };
+  Tensor q = slot(0), k = slot(1), v = slot(2);
+  Tensor want = run_op("Attention", 1, {q, k, v}, 1, perms(), "kiln")[0].tensor();
+  ASSERT_EQ(got.dims(), want.dims());
+  for (int64_t i = 0; i < got.numel(); ++i) EXPECT_EQ(got.data<float>()[i], want.data<float>()[i]);
+  // Shape inference drops the selected axis before the perm.
+  auto out = infer_kiln({tt(DataType::kFloat32, {2, 5, 3, 3, 4}), tt(DataType::kFloat32, {2, 5, 3, 3, 4}),
+                         tt(DataType::kFloat32, {2, 5, 3, 3, 4})},
+                        sel);
+  ASSERT_TRUE(out[0].shape);
+  EXPECT_EQ(*out[0].shape, Shape({2, 5, 3, 4}));
+}
+
+TEST(KilnAttention, MalformedSelectsAreCleanErrors) {
+  Tensor qkv = random_f32({1, 4, 3, 2, 4}, 9);
+  auto run_with = [&](std::vector<int64_t> select_q) {
+    ir::Attributes a = perms(false);
+    a.set("select_q", select_q);
+    a.set("select_kt", std::vector<int64_t>{2, 1});
+    a.set("select_v", std::vector<int64_t>{2, 2});
+    return run_op("Attention", 1, {qkv, qkv, qkv}, 1, a, "kiln");
+  };
+  EXPECT_THROW(run_with({2}), Error);         // not [axis, index]
+  EXPECT_THROW(run_with({2, 3}), Error);      // index past the axis
+  EXPECT_THROW(run_with({7, 0}), Error);      // axis past the rank
+  EXPECT_THROW(run_with({2, 0, 1}), Error);   // too long
 }
 
 }  // namespace
