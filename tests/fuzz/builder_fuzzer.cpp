@@ -9,18 +9,12 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "core/tensor.h"
-#include "onnx/importer.h"
+#include "fuzz_model.h"
 #include "plan/engine_format.h"
 #include "runtime/builder.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool limited = [] {
-    kiln::set_max_tensor_bytes(int64_t{64} << 20);
-    return true;
-  }();
-  (void)limited;
-  auto model = kiln::importer::import_model_bytes(data, size, /*base_dir=*/"");
+  auto model = kiln::fuzz::import_fuzz_model(data, size);
   if (!model.is_ok()) return 0;
   kiln::runtime::BuilderConfig config;
   config.backend = kiln::runtime::Backend::kCpu;

@@ -6,17 +6,11 @@
 #include <cstdint>
 
 #include "backends/cpu/interpreter.h"
-#include "core/tensor.h"
-#include "onnx/importer.h"
+#include "fuzz_model.h"
 #include "passes/pass_manager.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool limited = [] {
-    kiln::set_max_tensor_bytes(int64_t{64} << 20);
-    return true;
-  }();
-  (void)limited;
-  auto model = kiln::importer::import_model_bytes(data, size, /*base_dir=*/"");
+  auto model = kiln::fuzz::import_fuzz_model(data, size);
   if (!model.is_ok()) return 0;
   if (!kiln::passes::optimize(*model->graph, kiln::passes::PassOptions{}).is_ok()) return 0;
   auto interp = kiln::cpu::Interpreter::create(model->graph);
