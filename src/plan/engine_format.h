@@ -24,6 +24,11 @@ inline constexpr char kEngineMagic[4] = {'K', 'I', 'L', 'N'};
 inline constexpr uint32_t kEngineFormatVersion = 2;  // 2: Storage::Alias (views)
 inline constexpr size_t kEngineHeaderBytes = 64;
 inline constexpr size_t kWeightsAlignment = 64;
+// The most activation memory and layer workspace an engine may ask for: the reader refuses
+// larger values as corrupt, so the writer refuses to write them (a model whose shapes multiply
+// past any GPU's memory is a clean build error, not an engine that cannot load).
+inline constexpr uint64_t kMaxArenaBytes = uint64_t{1} << 44;      // 16 TiB
+inline constexpr uint64_t kMaxWorkspaceBytes = uint64_t{1} << 40;  // 1 TiB
 const char* builder_version();  // the Kiln version that writes engines ("0.1.0")
 
 struct BuildSettings {

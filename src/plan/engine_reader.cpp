@@ -209,12 +209,12 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes, ReadTimings*
       for (const auto* s : *c->disabled_passes()) desc.config.disabled_passes.push_back(str(s));
   }
   desc.workspace_bytes = e->workspace_bytes();
-  if (desc.workspace_bytes > (uint64_t{1} << 40)) return bad("workspace is implausibly large");
+  if (desc.workspace_bytes > kMaxWorkspaceBytes) return bad("workspace is implausibly large");
   desc.source_node_count = e->source_node_count();
   desc.memory.arena_bytes = e->arena_bytes();
   desc.memory.naive_bytes = e->arena_naive_bytes();
   desc.memory.alignment = e->arena_alignment();
-  if (desc.memory.arena_bytes > (uint64_t{1} << 44)) return bad("arena is implausibly large");
+  if (desc.memory.arena_bytes > kMaxArenaBytes) return bad("arena is implausibly large");
   desc.weights.data = std::shared_ptr<const uint8_t>(bytes.data, p + w_off);
   desc.weights.bytes = w_size;
 

@@ -65,6 +65,16 @@ Result<std::vector<uint8_t>> write_engine(const EngineDesc& desc) {
   if (desc.layers.size() != g.nodes().size())
     return internal_error("engine has " + std::to_string(desc.layers.size()) + " layers for " +
                           std::to_string(g.nodes().size()) + " nodes");
+  if (desc.memory.arena_bytes > kMaxArenaBytes)
+    return Status(StatusCode::kOutOfMemory,
+                  "the engine's activation memory plan needs " + std::to_string(desc.memory.arena_bytes) +
+                      " bytes, more than the engine format's limit of " + std::to_string(kMaxArenaBytes) +
+                      " (the model's shapes multiply past any GPU's memory)");
+  if (desc.workspace_bytes > kMaxWorkspaceBytes)
+    return Status(StatusCode::kOutOfMemory, "the engine's layer workspace of " +
+                                                      std::to_string(desc.workspace_bytes) +
+                                                      " bytes exceeds the engine format's limit of " +
+                                                      std::to_string(kMaxWorkspaceBytes));
   flatbuffers::FlatBufferBuilder fbb(1 << 16);
 
   // Values: every one a node or the graph's I/O refers to, in a stable order.

@@ -132,6 +132,30 @@ TEST(EngineFile, KernelStateRoundTrips) {
   EXPECT_EQ(read.value().layers[1].kernel_state, (std::vector<uint8_t>{0x01, 0x00, 0xFF, 0x7F}));
 }
 
+// An engine the reader would refuse as implausible is never written: a model whose shapes
+// multiply past any memory (the builder fuzzer's find: a zero-size input reshaped to a huge
+// empty tensor, then gathered on its empty axis) is a clean build error.
+TEST(EngineFile, WriterRefusesWhatTheReaderWould) {
+  ir::Model m = small_model();
+  auto desc = Builder::build_desc(m, unfused_config(), runtime::TargetInfo{"cpu", {}, 0, 0, {}, {}, {}});
+  ASSERT_TRUE(desc.is_ok()) << desc.status().to_string();
+  desc.value().memory.arena_bytes = plan::kMaxArenaBytes + 1;
+  auto arena = plan::write_engine(desc.value());
+  ASSERT_FALSE(arena.is_ok());
+  EXPECT_EQ(arena.status().code(), StatusCode::kOutOfMemory);
+  EXPECT_NE(arena.status().message().find("activation memory plan"), std::string::npos);
+  const uint64_t workspace = desc.value().workspace_bytes;
+  desc.value().workspace_bytes = plan::kMaxWorkspaceBytes + 1;
+  EXPECT_FALSE(plan::write_engine(desc.value()).is_ok());
+  // At the limit the engine is written and reads back.
+  desc.value().workspace_bytes = workspace;
+  desc.value().memory.arena_bytes = plan::kMaxArenaBytes;
+  auto at_limit = plan::write_engine(desc.value());
+  ASSERT_TRUE(at_limit.is_ok()) << at_limit.status().to_string();
+  auto back = plan::read_engine_any_target(plan::engine_bytes(std::move(at_limit).value()));
+  EXPECT_TRUE(back.is_ok()) << back.status().to_string();
+}
+
 TEST(EngineFile, SeveralContextsRunAtOnce) {
   ir::Model m = small_model();
   auto expected = reference(m);
