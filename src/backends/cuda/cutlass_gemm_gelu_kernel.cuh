@@ -6,6 +6,7 @@
 #include <string>
 
 #include "backends/cuda/cutlass_gemm_gelu.h"
+#include "backends/cuda/gelu_erf_fitted.h"
 #include "cute/tensor.hpp"
 #include "cutlass/cutlass.h"
 #include "cutlass/epilogue/collective/collective_builder.hpp"
@@ -18,6 +19,25 @@
 #include "cutlass/kernel_hardware_info.h"
 
 namespace kiln::cuda {
+
+// The erf GELU of gelu_erf_fitted.h as a CUTLASS epilogue activation (in the shape of
+// cutlass::epilogue::thread::GELU, which evaluates erff).
+template <class T>
+struct GeluErfFitted {
+  static const bool kIsHeavy = true;
+  CUTLASS_HOST_DEVICE T operator()(T const& value) const { return T(gelu_erf_fitted(static_cast<float>(value))); }
+};
+
+template <class T, int N>
+struct GeluErfFitted<cutlass::Array<T, N>> {
+  static const bool kIsHeavy = true;
+  CUTLASS_HOST_DEVICE cutlass::Array<T, N> operator()(cutlass::Array<T, N> const& value) const {
+    cutlass::Array<T, N> y;
+    CUTLASS_PRAGMA_UNROLL
+    for (int i = 0; i < N; ++i) y[i] = T(gelu_erf_fitted(static_cast<float>(value[i])));
+    return y;
+  }
+};
 
 template <class TileShape, class ClusterShape, class MainloopSchedule, class EpilogueSchedule,
           template <class> class Activation, class EpilogueTile = cutlass::epilogue::collective::EpilogueTileAuto>

@@ -2,10 +2,12 @@
 // for sm_90a only (CMakeLists.txt: the *_sm90a.cu object library).
 //
 // Configuration: cooperative warp specialization, 256x128x64 tiles, cluster 1x2x1 (two CTAs
-// along N share each A tile through TMA multicast; ViT's N = 3072 is 24 tiles). Measured on the
-// H100 against ping-pong 128x128 (cluster 2x1) and cooperative 128x256 (cluster 2x1), ViT-B/16
-// b256 FP16 with CUDA graphs: 20.5-20.9 ms vs 21.1-21.5 and 20.6 ms (cuBLASLt + the GELU pass:
-// 21.4-21.6 ms); see bench/NOTES.md.
+// along N share each A tile through TMA multicast; ViT's N = 3072 is 24 tiles), and the GELU of
+// gelu_erf_fitted.h (the epilogue's issue time is what this kernel loses to a plain product).
+// Measured on the H100, ViT-B/16 b256 FP16 with CUDA graphs (bench/NOTES.md): with erff,
+// 20.5-20.9 ms against ping-pong 128x128 (cluster 2x1) 21.1-21.5 and cooperative 128x256 20.6
+// (cuBLASLt + the GELU pass: 21.4-21.6); with the fitted GELU, 19.70-19.77 ms against erff's
+// 20.48-20.54 in the same call, ping-pong 128x128 19.85-20.03.
 #include "backends/cuda/cutlass_gemm_gelu_kernel.cuh"
 
 namespace kiln::cuda {
@@ -15,7 +17,7 @@ namespace kiln::cuda {
 namespace {
 using Config = CutlassGeluGemm<cute::Shape<cute::_256, cute::_128, cute::_64>, cute::Shape<cute::_1, cute::_2, cute::_1>,
                                cutlass::gemm::KernelTmaWarpSpecializedCooperative,
-                               cutlass::epilogue::TmaWarpSpecializedCooperative, cutlass::epilogue::thread::GELU>;
+                               cutlass::epilogue::TmaWarpSpecializedCooperative, GeluErfFitted>;
 }  // namespace
 
 Status cutlass_gelu_gemm_check(const GeluGemmShape& s, size_t* workspace_bytes) {
