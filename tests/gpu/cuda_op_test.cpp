@@ -213,6 +213,11 @@ std::vector<OpCase> other_cases() {
                        n.attrs().set("perm", std::vector<int64_t>{0, 2, 3, 1}); }, 0});
     cases.push_back({"Concat" + sfx, "Concat", {{dt, {2, 3, 5}}, {dt, {2, 4, 5}}, {dt, {2, 1, 5}}}, {},
                      [](ir::Node& n) { n.attrs().set("axis", int64_t{1}); }, 0});
+    // Pieces whose rows allow 16-byte units (ViT's class token before the patches) and 4-byte ones.
+    cases.push_back({"Concat_vec16" + sfx, "Concat", {{dt, {2, 1, 768}}, {dt, {2, 196, 768}}}, {},
+                     [](ir::Node& n) { n.attrs().set("axis", int64_t{1}); }, 0});
+    cases.push_back({"Concat_vec4" + sfx, "Concat", {{dt, {2, 3, 6}}, {dt, {2, 5, 6}}}, {},
+                     [](ir::Node& n) { n.attrs().set("axis", int64_t{-2}); }, 0});
     OpCase reshape{"Reshape" + sfx, "Reshape", {{dt, {2, 3, 4}}}, {}, nullptr, 0};
     reshape.constants[1] = ints({6, -1});
     cases.push_back(reshape);

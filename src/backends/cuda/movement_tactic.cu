@@ -231,14 +231,41 @@ void optimize_plan(CopyPlan& p, size_t elem) {
 
 bool aligned_to(const void* p, int width) { return reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(width) == 0; }
 
-template <typename E>
-__global__ void concat_piece_kernel(const E* in, E* out, int64_t outer, int64_t piece_inner, int64_t out_inner,
-                                    int64_t offset) {
-  int64_t n = outer * piece_inner;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+// One Concat input into its slice of the output, in units of V (the element, or 4-16 bytes of
+// them when the piece's rows and offset allow) with index type I.
+template <typename V, typename I>
+__global__ void concat_piece_kernel(const V* in, V* out, I outer, I piece_inner, I out_inner, I offset) {
+  const I n = outer * piece_inner;
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n; i += static_cast<I>(gridDim.x) * blockDim.x) {
     out[(i / piece_inner) * out_inner + offset + i % piece_inner] = in[i];
   }
+}
+
+// The widest unit (16, 8 or 4 bytes; else the element) that divides a Concat piece's row, the
+// output's row and the piece's offset, with both pointers aligned to it.
+int concat_unit_bytes(size_t elem, int64_t piece_inner, int64_t out_inner, int64_t offset, const void* src,
+                      const void* dst) {
+  for (int w : {16, 8, 4}) {
+    if (static_cast<size_t>(w) <= elem) break;
+    const int64_t per = w / static_cast<int64_t>(elem);
+    if (piece_inner % per == 0 && out_inner % per == 0 && offset % per == 0 && aligned_to(src, w) && aligned_to(dst, w))
+      return w;
+  }
+  return static_cast<int>(elem);
+}
+
+template <typename V>
+void launch_concat_piece(const void* src, void* dst, int64_t outer, int64_t piece_inner, int64_t out_inner,
+                         int64_t offset, cudaStream_t stream) {
+  const int64_t n = outer * piece_inner;
+  const V* in = static_cast<const V*>(src);
+  V* out = static_cast<V*>(dst);
+  if (outer * out_inner <= INT32_MAX)  // 32-bit division is several times cheaper
+    concat_piece_kernel<V, int32_t><<<grid_for(n), 256, 0, stream>>>(
+        in, out, static_cast<int32_t>(outer), static_cast<int32_t>(piece_inner), static_cast<int32_t>(out_inner),
+        static_cast<int32_t>(offset));
+  else
+    concat_piece_kernel<V, int64_t><<<grid_for(n), 256, 0, stream>>>(in, out, outer, piece_inner, out_inner, offset);
 }
 
 class MovementKernel : public runtime::Kernel {
@@ -281,20 +308,31 @@ class MovementKernel : public runtime::Kernel {
         KILN_CUDA_CHECK_LAUNCH();
         continue;
       }
+      if (p.concat_piece) {
+        const int w = concat_unit_bytes(elem_, p.piece_inner, concat_out_inner_, p.out_offset, in[p.input].data,
+                                        out[0].data);
+        const int64_t per = w / static_cast<int64_t>(elem_);
+        const int64_t outer = p.n / p.piece_inner;
+        auto launch_units = [&](auto tag) {
+          launch_concat_piece<decltype(tag)>(in[p.input].data, out[0].data, outer, p.piece_inner / per,
+                                             concat_out_inner_ / per, p.out_offset / per, stream);
+        };
+        if (w == 16) launch_units(uint4{});
+        else if (w == 8) launch_units(uint2{});
+        else if (w == 4) launch_units(uint32_t{});
+        else by_element_size(elem_, launch_units);
+        KILN_CUDA_CHECK_LAUNCH();
+        continue;
+      }
       by_element_size(elem_, [&](auto tag) {
         using E = decltype(tag);
         const E* src = static_cast<const E*>(in[p.input].data);
         E* dst = static_cast<E*>(out[0].data);
-        if (p.concat_piece) {
-          concat_piece_kernel<E><<<grid_for(p.n), 256, 0, stream>>>(src, dst, p.n / p.piece_inner, p.piece_inner,
-                                                                     concat_out_inner_, p.out_offset);
-        } else {
-          if (small_)
-            strided_copy_kernel<E, int32_t><<<grid_for(p.n), 256, 0, stream>>>(src, dst + p.out_offset,
-                                                                              static_cast<int32_t>(p.n), p.map);
-          else
-            strided_copy_kernel<E, int64_t><<<grid_for(p.n), 256, 0, stream>>>(src, dst + p.out_offset, p.n, p.map);
-        }
+        if (small_)
+          strided_copy_kernel<E, int32_t><<<grid_for(p.n), 256, 0, stream>>>(src, dst + p.out_offset,
+                                                                            static_cast<int32_t>(p.n), p.map);
+        else
+          strided_copy_kernel<E, int64_t><<<grid_for(p.n), 256, 0, stream>>>(src, dst + p.out_offset, p.n, p.map);
       });
       KILN_CUDA_CHECK_LAUNCH();
     }
