@@ -18,6 +18,7 @@ std::unique_ptr<Pass> make_attention_fusion();
 std::unique_ptr<Pass> make_bias_fusion();
 std::unique_ptr<Pass> make_residual_fusion();
 std::unique_ptr<Pass> make_activation_fusion();
+std::unique_ptr<Pass> make_gather_hoisting();
 std::unique_ptr<Pass> make_elementwise_chain_fusion();
 
 std::vector<std::unique_ptr<Pass>> make_all_passes() {
@@ -46,6 +47,9 @@ std::vector<std::unique_ptr<Pass>> make_all_passes() {
   p.push_back(make_bias_fusion());
   p.push_back(make_residual_fusion());
   p.push_back(make_activation_fusion());
+  // After the fusions (a Gather it moves would split their patterns); each round moves a Gather
+  // one node further up, since the values it creates get their shapes between rounds.
+  p.push_back(make_gather_hoisting());
   // Last: only what no pattern above claimed.
   p.push_back(make_elementwise_chain_fusion());
   return p;
