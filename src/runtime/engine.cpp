@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "plan/views.h"
+#include "runtime/io_format.h"
 #include "runtime/execution_context.h"
 
 namespace kiln::runtime {
@@ -147,7 +148,7 @@ Status Engine::prepare(LoadProfile* profile) {
   for (const ir::Value* v : g.inputs()) {
     KILN_ASSIGN_OR_RETURN(int id, slot_of(v));
     (void)id;
-    inputs_.push_back({v->name(), v->type().dtype, v->type().shape->static_dims(), 0});
+    inputs_.push_back(input_binding(*v, desc_.config.input_layout));
   }
   for (const ir::Value* v : g.outputs()) {
     KILN_ASSIGN_OR_RETURN(int id, slot_of(v));
