@@ -148,7 +148,8 @@ void add_build_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--no-overflow-check", o->no_overflow_check,
                 "--fp16: skip the check that keeps layers whose values exceed float16's range in float32");
   cmd->add_option("--sample-input", o->sample_inputs,
-                  "--fp16 overflow check input, NAME=FILE.npy or a folder of NAME.npy (repeatable); default random");
+                  "--fp16 overflow check input in the model's form (float32, NCHW), NAME=FILE.npy or a folder of "
+                  "NAME.npy (repeatable); default random");
   cmd->callback([o, &exit_code] { exit_code = build(*o); });
 }
 
