@@ -41,7 +41,8 @@ onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys
 PYEOF
 
 IO16=(--fp16 --io-dtype float16 --input-layout nhwc)
-expect_success "build fp16 NHWC I/O (CPU)" "built" "$KILN" build "$WORK/cnn.onnx" -o "$WORK/cnn16.kiln" "${IO16[@]}"
+expect_success "build fp16 NHWC I/O (CPU)" "bindings: inputs x float16\[2,16,16,3\] (channels-last: NHWC); outputs y float16\[2,10\]" \
+  "$KILN" build "$WORK/cnn.onnx" -o "$WORK/cnn16.kiln" "${IO16[@]}"
 expect_success "inspect: binding dtype and dims, channels-last" "x  *float16\[2,16,16,3\] (channels-last: NHWC)" \
   "$KILN" inspect "$WORK/cnn16.kiln"
 expect_success "inspect: float16 output" "y  *float16\[2,10\]" "$KILN" inspect "$WORK/cnn16.kiln"
@@ -114,6 +115,9 @@ if [ "$CUDA" = cuda ]; then
     else ok "$what"; fi
   }
   no_movement_before_conv "CUDA cnn, float16 NHWC I/O: first layer is the convolution" cnn "Transpose|Reformat|Cast" "${IO16[@]}"
+  expect_success "CUDA cnn: the absorbed input is still bound [N,H,W,C]" \
+    "bindings: inputs x float16\[2,16,16,3\] (channels-last: NHWC); outputs y float16\[2,10\]" \
+    "$KILN" build "$WORK/cnn.onnx" -o "$WORK/cnn.cuda.kiln" --backend cuda --target-arch sm_90 "${IO16[@]}"
   no_movement_before_conv "CUDA RGB stem, float16 NHWC I/O" rgb_stem "Transpose|Reformat|Cast" "${IO16[@]}"
   no_movement_before_conv "CUDA cnn, float32 NHWC input: only the precision Cast (NHWC to NHWC)" cnn "Transpose|Reformat" \
     --fp16 --input-layout nhwc
