@@ -55,12 +55,10 @@ BindingInfo input_binding(const ir::Value& v, ir::Layout input_layout) {
   b.name = v.name();
   b.dtype = v.type().dtype;
   b.dims = v.type().shape->static_dims();
-  if (v.type().layout == ir::Layout::kNHWC && b.dims.size() == 4) {
-    b.dims = nhwc_dims(b.dims);
-    b.layout = ir::Layout::kNHWC;
-  } else if (input_layout == ir::Layout::kNHWC && b.dims.size() == 4) {
-    b.layout = ir::Layout::kNHWC;
-  }
+  if (v.type().layout == ir::Layout::kNHWC && b.dims.size() == 4) b.dims = nhwc_dims(b.dims);  // stored order
+  // Channels-last relative to the model only where the build asked for it: a model whose own
+  // input is [N,H,W,C] (then a Transpose) may have that Transpose absorbed too.
+  if (input_layout == ir::Layout::kNHWC && b.dims.size() == 4) b.layout = ir::Layout::kNHWC;
   b.nbytes = static_cast<size_t>(checked_element_count(b.dims).value_or(0)) * dtype_size(b.dtype);
   return b;
 }

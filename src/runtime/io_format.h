@@ -13,10 +13,12 @@
 
 namespace kiln::runtime {
 
-// The binding of graph input v. Channels-last inputs come in two forms: a kNHWC value (the
-// channels-last step absorbed the input's Transpose: logical [N,C,H,W], stored [N,H,W,C]) or,
-// in an engine built with input_layout kNHWC, a row-major rank-4 input that already is
-// [N,H,W,C] in the graph (a Transpose follows it). Either way dims are [N,H,W,C].
+// The binding of graph input v in an engine built with `input_layout`. A channels-last input
+// comes in two forms: a kNHWC value (the channels-last step absorbed the input's Transpose:
+// logical [N,C,H,W], stored [N,H,W,C]) or a row-major rank-4 input that already is [N,H,W,C] in
+// the graph (a Transpose follows it). Either way dims are [N,H,W,C]; layout is kNHWC when
+// input_layout is (the model's own input is [N,C,H,W]), row-major for a model whose own input
+// is [N,H,W,C] (a TensorFlow export's Transpose absorbed the same way).
 BindingInfo input_binding(const ir::Value& v, ir::Layout input_layout);
 
 // "float16[2,16,16,3] (channels-last)": what the binding takes, for messages and inspect.

@@ -183,6 +183,30 @@ TEST(InputLayout, TransposeStaysWhereNoKernelTakesTheChannelsLastCast) {
   EXPECT_EQ(g.inputs()[0]->type().shape->static_dims(), (std::vector<int64_t>{2, 8, 8, 3}));
 }
 
+// A TensorFlow-style model: its own input is [N,H,W,C], then Transpose to NCHW and a Conv. The
+// channels-last step absorbs that Transpose too (no --input-layout): the binding is unchanged for
+// the caller, [N,H,W,C], and not "channels-last" relative to the model.
+TEST(InputLayout, ModelsOwnNhwcInputIsAbsorbedWithItsBindingUnchanged) {
+  auto m = new_model(13);
+  auto* g = m.mutable_graph();
+  float_input(m, "X", {2, 8, 8, 3});
+  add_initializer(g, "W", {4, 3, 3, 3});
+  attr_ints(add_node(g, "Transpose", {"X"}, {"nchw"}), "perm", {0, 3, 1, 2});
+  add_node(g, "Conv", {"nchw", "W"}, {"Y"});
+  float_output(m, "Y");
+  ir::Model model = imported(m);
+  ir::Graph& graph = *model.graph;
+  ASSERT_TRUE(passes::optimize(graph, {}).is_ok());
+  ASSERT_TRUE(passes::lower_precision(graph, DataType::kFloat16, nullptr, {}, true).is_ok());
+  auto stats = passes::assign_channels_last(graph, everything, nullptr);
+  ASSERT_TRUE(stats.is_ok());
+  EXPECT_EQ(stats.value().absorbed_inputs, 1);
+  EXPECT_EQ(count_op(graph, "Transpose"), 0);
+  runtime::BindingInfo b = runtime::input_binding(*graph.inputs()[0], Layout::kRowMajor);
+  EXPECT_EQ(b.dims, (std::vector<int64_t>{2, 8, 8, 3}));
+  EXPECT_EQ(b.layout, Layout::kRowMajor);
+}
+
 TEST(InputLayout, NeutralOrConvolutionFreeInputsKeepTheirTranspose) {
   Lowered gray = lower(cnn(1), true, everything);  // [N,H,W,1]: no channels to move
   EXPECT_EQ(gray.stats.absorbed_inputs, 0);
