@@ -5,8 +5,8 @@
 #include <unordered_map>
 
 #include "plan/views.h"
-#include "runtime/io_format.h"
 #include "runtime/execution_context.h"
+#include "runtime/io_format.h"
 
 namespace kiln::runtime {
 namespace {
