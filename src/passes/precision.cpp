@@ -88,8 +88,9 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
   }
 
   int converted_weights = 0, converted_values = 0;
-  auto add_cast = [&](ir::Value* from, ir::Value* to, DataType dt) {
-    ir::Node* cast = g.add_node("Cast", {from}, {to}, g.unique_name("precision_cast_" + from->name()));
+  auto add_cast = [&](ir::Value* from, ir::Value* to, DataType dt, const ir::Value* named_after = nullptr) {
+    const std::string& name = (named_after ? named_after : from)->name();
+    ir::Node* cast = g.add_node("Cast", {from}, {to}, g.unique_name("precision_cast_" + name));
     cast->attrs().set("to", static_cast<int64_t>(dt));
     added.insert(cast);
   };
@@ -146,7 +147,7 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
           if (u->input(i) == out) u->set_input(i, low);
     for (size_t o = 0; o < producer->num_outputs(); ++o)
       if (producer->output(o) == out) g.set_node_output(producer, o, low);
-    add_cast(low, out, DataType::kFloat32);
+    add_cast(low, out, DataType::kFloat32, out);
   }
   // Everything else in between.
   for (const auto& v : g.values()) {
@@ -215,7 +216,7 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
       out->set_constant(nullptr);
     }
     out->type().dtype = target;
-    add_cast(hi, out, target);
+    add_cast(hi, out, target, out);
   }
   KILN_RETURN_IF_ERROR(g.topological_sort());
   KILN_RETURN_IF_ERROR(ops::infer_shapes(g).with_context("after precision lowering"));
