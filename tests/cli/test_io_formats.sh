@@ -89,6 +89,19 @@ expect_success "float16 I/O with layers kept float32 compares" "^PASS" \
 expect_success "integer inputs stay integer" "ids  *int64\[2,8\]" bash -c \
   "'$KILN' build '$WORK/block.onnx' -o '$WORK/block16.kiln' --fp16 --io-dtype float16 >/dev/null && '$KILN' inspect '$WORK/block16.kiln'"
 
+# A symbolic batch dim, bound by --shape after the layout change.
+"$PY" - "$WORK/cnn_batch.onnx" "$WORK/cnn.onnx" <<'PYEOF'
+import sys, onnx
+m = onnx.load(sys.argv[2])
+for v in list(m.graph.input) + list(m.graph.output):
+    v.type.tensor_type.shape.dim[0].dim_param = "batch"
+onnx.save(m, sys.argv[1])
+PYEOF
+expect_success "symbolic batch: --shape binds it" "bindings: inputs x float16\[5,16,16,3\] (channels-last: NHWC); outputs y float16\[5,10\]" \
+  "$KILN" build "$WORK/cnn_batch.onnx" -o "$WORK/cnn_batch.kiln" "${IO16[@]}" --shape batch=5
+expect_success "symbolic batch: compare" "^PASS" \
+  "$KILN" compare "$WORK/cnn_batch.onnx" "$WORK/cnn_batch.kiln" --rtol 1e-2 --atol 1e-3
+
 # Refusals.
 expect_error "--io-dtype float16 without --fp16" "--io-dtype float16 needs --fp16" \
   "$KILN" build "$WORK/cnn.onnx" -o "$WORK/x.kiln" --io-dtype float16
