@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One device call: GPU op tests, then for each benchmark model: export (PyTorch), build CUDA
 # engines, check them against the CPU reference (kiln compare), time them (kiln bench), and time
-# the peers in the same call. Results land in $OUT; bench/summarize.py makes the table.
+# the peers in the same call. Image models at batch 256 also get a row "<model>-fp16-io": the
+# engine built with float16 channels-last I/O (the form the PyTorch peers are fed). Results
+# land in $OUT; bench/summarize.py makes the table.
 #   bash bench/run_device.sh [MODELS] [BATCHES]
 set -uo pipefail
 OUT=${OUT:-/tmp/kiln-bench-out}
@@ -37,6 +39,17 @@ for m in ${MODELS//,/ }; do
     [ -f /tmp/kb.json ] && python3 -c "import json,sys; d=json.load(open('/tmp/kb.json')); d['model']='$m'; print(json.dumps(d))" >> "$OUT/kiln.jsonl"
     rm -f /tmp/kb.json
   done
+  # The same engine with float16 channels-last I/O (--io-dtype float16 --input-layout nhwc: the
+  # peers' input form, no boundary casts): image models, batch 256, rows "<model>-fp16-io".
+  case $m in bert_base) continue ;; esac
+  case ",$BATCHES," in *,256,*) ;; *) continue ;; esac
+  IO="--io-dtype float16 --input-layout nhwc"
+  echo "== $m: FP16 engine with float16 NHWC I/O vs CPU reference (batch 1)"
+  timeout 240 $KILN build "$f" -o /tmp/$m.fp16io.kiln --backend cuda --fp16 $IO --shape batch=1 2>&1 | tail -2
+  [ -f /tmp/$m.fp16io.kiln ] && timeout 240 $KILN compare "$f" /tmp/$m.fp16io.kiln --rtol 1e-2 --atol 1e-2 2>&1 | tail -3
+  timeout 120 $KILN bench "$f" --backend cuda --fp16 $IO --batch 256 --json /tmp/kb.json 2>&1 | tail -4
+  [ -f /tmp/kb.json ] && python3 -c "import json,sys; d=json.load(open('/tmp/kb.json')); d['model']='$m-fp16-io'; print(json.dumps(d))" >> "$OUT/kiln.jsonl"
+  rm -f /tmp/kb.json
 done
 
 echo "== peers"

@@ -8,6 +8,11 @@
 //   auto ctx = loaded.value()->create_context();                  // one per concurrent user
 //   auto outputs = ctx.value()->run({{"input", tensor}});          // host tensors in and out
 //
+// I/O formats: config.io_dtype = kiln::DataType::kFloat16 (with config.fp16) and
+// config.input_layout = kiln::ir::Layout::kNHWC make the engine take float16 [N,H,W,C] images;
+// engine->inputs() says what each binding holds, runtime/io_format.h converts to and from the
+// model's form.
+//
 // Errors are Status / Result values; no exception crosses this API.
 #pragma once
 #include "core/status.h"
@@ -17,6 +22,7 @@
 #include "runtime/device.h"
 #include "runtime/engine.h"
 #include "runtime/execution_context.h"
+#include "runtime/io_format.h"
 
 namespace kiln {
 

@@ -1,5 +1,7 @@
 #include "passes/channels_last.h"
 
+#include "passes/input_layout.h"
+
 #include <cstring>
 #include <map>
 #include <set>
@@ -77,6 +79,8 @@ class Assigner {
 
   void run() {
     for (ir::Node* n : g_.node_list()) {  // topological order; nodes added below are Reformats
+      // Already channels-last before this step: the input's Cast after absorb_input_transposes.
+      if (n->num_outputs() == 1 && is_nhwc(n->output(0))) continue;
       Role role = role_of(*n);
       if (role != Role::kRowMajor && try_channels_last(*n, role)) continue;
       for (size_t i = 0; i < n->num_inputs(); ++i)
@@ -199,7 +203,9 @@ Result<ChannelsLastStats> assign_channels_last(ir::Graph& g, const LayoutSupport
     if (log) log("channels-last: skipped (the model has subgraphs)");
     return ChannelsLastStats{};
   }
+  const int absorbed = absorb_input_transposes(g, supported);
   Assigner a(g, supported);
+  a.stats.absorbed_inputs = absorbed;
   a.run();
   g.remove_unused_values();  // the row-major originals of repacked weights
   KILN_RETURN_IF_ERROR(g.topological_sort());
@@ -207,7 +213,8 @@ Result<ChannelsLastStats> assign_channels_last(ir::Graph& g, const LayoutSupport
     log("channels-last: " + std::to_string(a.stats.convolutions) + " convolutions and " +
         std::to_string(a.stats.followers) + " pooling/elementwise layers in NHWC, " +
         std::to_string(a.stats.reformats) + " reformats, " + std::to_string(a.stats.repacked_weights) +
-        " weights repacked");
+        " weights repacked" +
+        (absorbed ? ", " + std::to_string(absorbed) + " channels-last inputs read as they are" : std::string()));
   return a.stats;
 }
 

@@ -2,7 +2,8 @@
 // NHWC tensors (cuDNN's tensor-core kernels). Layout is a property of values (DESIGN.md): shapes
 // stay logical [N,C,H,W]; a value tagged ir::Layout::kNHWC is stored [N,H,W,C] (weights KRSC).
 // Convolutions take channels-last; pooling and elementwise ops follow their inputs' layout; every
-// other op, and every graph input and output, sees row-major data. kiln::Reformat nodes convert
+// other op, and every graph output and input, sees row-major data (except an input bound
+// channels-last, input_layout.h, which a convolution reads as it is). kiln::Reformat nodes convert
 // at the edges of each channels-last region; constant weights are repacked at build time.
 // Layout-neutral tensors (C == 1 or H*W == 1: the same bytes in both orders) are never converted.
 // docs/LAYOUT.md has the details.
@@ -24,6 +25,7 @@ struct ChannelsLastStats {
   int followers = 0;         // pooling / elementwise nodes that run channels-last
   int reformats = 0;         // kiln::Reformat nodes inserted
   int repacked_weights = 0;  // constants stored channels-last
+  int absorbed_inputs = 0;   // inputs bound [N,H,W,C] read without a transpose (input_layout.h)
 };
 
 // The --disable-pass name of this step.

@@ -251,6 +251,24 @@ class MovementCollapse : public Pass {
       chain.push_back(p);
     }
     std::reverse(chain.begin(), chain.end());
+    // The whole chain, else the longest prefix that ends at a copy and saves one: a chain whose
+    // end is no strided view of its source (a Reshape merging axes that a copy orders first)
+    // can still lose its earlier copies, e.g. a channels-last input's Transpose in front of
+    // ViT's patchify (passes/input_layout.h). Each rewrite removes a copy, so this terminates.
+    for (size_t len = chain.size(); len >= 2; --len) {
+      const std::string& op = chain[len - 1]->op_type();
+      if (len < chain.size() && op != "Transpose" && op != "Gather") continue;
+      if (collapse(g, std::vector<ir::Node*>(chain.begin(), chain.begin() + static_cast<std::ptrdiff_t>(len)), log))
+        return true;
+    }
+    return false;
+  }
+
+ private:
+  // Rewrites chain (source first) into its canonical form when that has fewer copies.
+  bool collapse(ir::Graph& g, const std::vector<ir::Node*>& chain, const PassLog& log) {
+    ir::Node& end = *chain.back();
+    ir::Value* y = end.output(0);
     ir::Value* src = chain.front()->input(0);
     auto src_dims = static_dims(src);
     if (!src_dims || !src->type().is_tensor()) return false;

@@ -39,7 +39,7 @@ Tensor convert(const Tensor& t, DataType target) {
 }  // namespace
 
 Status lower_precision(ir::Graph& g, DataType target, const std::function<void(const std::string&)>& log,
-                       const std::set<const ir::Node*>& float32_nodes) {
+                       const std::set<const ir::Node*>& float32_nodes, bool low_precision_io) {
   if (target != DataType::kFloat16 && target != DataType::kBFloat16)
     return invalid_argument("precision lowering targets float16 or bfloat16");
   if (!g.subgraphs().empty()) return unsupported("--fp16/--bf16 are not supported yet for models with subgraphs (If/Loop/Scan)");
@@ -88,8 +88,35 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
   }
 
   int converted_weights = 0, converted_values = 0;
-  // Graph inputs: Cast to the target right after entry (kept nodes read the float32 input).
+  auto add_cast = [&](ir::Value* from, ir::Value* to, DataType dt, const ir::Value* named_after = nullptr) {
+    const std::string& name = (named_after ? named_after : from)->name();
+    ir::Node* cast = g.add_node("Cast", {from}, {to}, g.unique_name("precision_cast_" + name));
+    cast->attrs().set("to", static_cast<int64_t>(dt));
+    added.insert(cast);
+  };
   std::vector<ir::Value*> inputs = g.inputs();
+  if (low_precision_io) {
+    // The bindings take the target type; readers that need float32 (kept nodes, fixed-float
+    // inputs) read it through one Cast up.
+    for (ir::Value* in : inputs) {
+      if (!is_f32(in)) continue;
+      in->type().dtype = target;
+      ir::Value* hi = nullptr;
+      for (ir::Node* u : g.consumers(in))
+        for (size_t i = 0; i < u->num_inputs(); ++i) {
+          if (u->input(i) != in || !(kept(u) || fixed_float_input(*u, i))) continue;
+          if (!hi) {
+            hi = g.add_value(g.unique_name(in->name() + "_float32"),
+                             ir::ValueType::tensor(DataType::kFloat32, in->type().shape));
+            add_cast(in, hi, DataType::kFloat32);
+            keep.insert(hi);
+          }
+          u->set_input(i, hi);
+        }
+    }
+    inputs.clear();
+  }
+  // Graph inputs: Cast to the target right after entry (kept nodes read the float32 input).
   for (ir::Value* in : inputs) {
     if (!is_f32(in) || keep.count(in)) continue;
     std::vector<ir::Node*> users = g.consumers(in);
@@ -102,13 +129,11 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
       if (!kept(u))
         for (size_t i = 0; i < u->num_inputs(); ++i)
           if (u->input(i) == in && !fixed_float_input(*u, i)) u->set_input(i, low);
-    ir::Node* cast = g.add_node("Cast", {in}, {low}, g.unique_name("precision_cast_" + in->name()));
-    cast->attrs().set("to", static_cast<int64_t>(target));
-    added.insert(cast);
+    add_cast(in, low, target);
   }
   // Graph outputs: the producer writes the target type, a Cast restores float32 (unless the
   // producer is kept in float32: then it writes the output directly).
-  for (size_t k = 0; k < g.outputs().size(); ++k) {
+  for (size_t k = 0; k < g.outputs().size() && !low_precision_io; ++k) {
     ir::Value* out = g.outputs()[k];
     if (!is_f32(out) || !out->producer() || kept(out->producer())) continue;
     ir::Node* producer = out->producer();
@@ -122,9 +147,7 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
           if (u->input(i) == out) u->set_input(i, low);
     for (size_t o = 0; o < producer->num_outputs(); ++o)
       if (producer->output(o) == out) g.set_node_output(producer, o, low);
-    ir::Node* cast = g.add_node("Cast", {low}, {out}, g.unique_name("precision_cast_" + out->name()));
-    cast->attrs().set("to", static_cast<int64_t>(DataType::kFloat32));
-    added.insert(cast);
+    add_cast(low, out, DataType::kFloat32, out);
   }
   // Everything else in between.
   for (const auto& v : g.values()) {
@@ -132,7 +155,7 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
     if (!is_f32(value) || keep.count(value) || island.count(value)) continue;
     bool boundary = false;
     for (ir::Value* in : g.inputs()) boundary |= in == value;
-    for (ir::Value* out : g.outputs()) boundary |= out == value;
+    for (ir::Value* out : g.outputs()) boundary |= out == value && !low_precision_io;
     if (boundary) continue;
     if (value->is_constant()) {
       value->set_constant(std::make_shared<const Tensor>(convert(value->constant(), target)));
@@ -162,9 +185,7 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
       if (it != cache.end()) return it->second;
       ir::Value* c = g.add_value(g.unique_name(v->name() + "_" + std::string(dtype_name(to))),
                                  ir::ValueType::tensor(to, v->type().shape));
-      ir::Node* cast = g.add_node("Cast", {v}, {c}, g.unique_name("precision_cast_" + v->name()));
-      cast->attrs().set("to", static_cast<int64_t>(to));
-      added.insert(cast);
+      add_cast(v, c, to);
       ++border_casts;
       return cache[v] = c;
     };
@@ -178,11 +199,31 @@ Status lower_precision(ir::Graph& g, DataType target, const std::function<void(c
       }
     }
   }
+  // Low-precision outputs that stayed float32 (written by a kept node, or kept for a fixed-float
+  // reader): the writer writes a float32 copy, a Cast down gives the binding.
+  for (size_t k = 0; k < g.outputs().size() && low_precision_io; ++k) {
+    ir::Value* out = g.outputs()[k];
+    if (!is_f32(out)) continue;
+    ir::Value* hi = g.add_value(g.unique_name(out->name() + "_float32"), out->type());
+    for (ir::Node* u : g.consumers(out))
+      for (size_t i = 0; i < u->num_inputs(); ++i)
+        if (u->input(i) == out) u->set_input(i, hi);
+    if (ir::Node* producer = out->producer()) {
+      for (size_t o = 0; o < producer->num_outputs(); ++o)
+        if (producer->output(o) == out) g.set_node_output(producer, o, hi);
+    } else if (out->is_constant()) {
+      hi->set_constant(out->constant_ptr());
+      out->set_constant(nullptr);
+    }
+    out->type().dtype = target;
+    add_cast(hi, out, target, out);
+  }
   KILN_RETURN_IF_ERROR(g.topological_sort());
   KILN_RETURN_IF_ERROR(ops::infer_shapes(g).with_context("after precision lowering"));
   if (log) {
     std::string m = "precision: " + std::to_string(converted_values) + " values (" + std::to_string(converted_weights) +
-                    " weights) to " + std::string(dtype_name(target));
+                    " weights) to " + std::string(dtype_name(target)) +
+                    (low_precision_io ? ", inputs and outputs too (no Casts at the boundary)" : "");
     if (!float32_nodes.empty())
       m += "; " + std::to_string(float32_nodes.size()) + " layers stay float32 (" + std::to_string(border_casts) +
            " Casts at their borders)";

@@ -21,7 +21,9 @@
 namespace kiln::plan {
 
 inline constexpr char kEngineMagic[4] = {'K', 'I', 'L', 'N'};
-inline constexpr uint32_t kEngineFormatVersion = 2;  // 2: Storage::Alias (views)
+// 2: Storage::Alias (views); 3: I/O formats (BuildConfig io_dtype/input_layout, input bindings
+// stored channels-last), which a reader of version 2 would misread.
+inline constexpr uint32_t kEngineFormatVersion = 3;
 inline constexpr size_t kEngineHeaderBytes = 64;
 inline constexpr size_t kWeightsAlignment = 64;
 // The most activation memory and layer workspace an engine may ask for: the reader refuses
@@ -35,6 +37,9 @@ struct BuildSettings {
   bool fp16 = false, bf16 = false, tf32 = false;
   int64_t workspace_mib = 0;
   std::vector<std::string> disabled_passes;
+  // I/O formats (kiln build --io-dtype / --input-layout; runtime/io_format.h).
+  DataType io_dtype = DataType::kFloat32;
+  ir::Layout input_layout = ir::Layout::kRowMajor;
 };
 
 // Constants packed into one 64-byte aligned host block.

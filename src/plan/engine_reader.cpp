@@ -207,6 +207,13 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes, ReadTimings*
     desc.config.workspace_mib = c->workspace_mib();
     if (c->disabled_passes())
       for (const auto* s : *c->disabled_passes()) desc.config.disabled_passes.push_back(str(s));
+    desc.config.io_dtype = static_cast<DataType>(c->io_dtype());
+    if (desc.config.io_dtype != DataType::kFloat32 && desc.config.io_dtype != DataType::kFloat16 &&
+        desc.config.io_dtype != DataType::kBFloat16)
+      return bad("the I/O dtype " + std::to_string(c->io_dtype()) + " is not float32, float16 or bfloat16");
+    if (c->input_layout() != static_cast<int>(ir::Layout::kRowMajor) && c->input_layout() != static_cast<int>(ir::Layout::kNHWC))
+      return bad("the input layout " + std::to_string(c->input_layout()) + " is unknown");
+    desc.config.input_layout = static_cast<ir::Layout>(c->input_layout());
   }
   desc.workspace_bytes = e->workspace_bytes();
   if (desc.workspace_bytes > kMaxWorkspaceBytes) return bad("workspace is implausibly large");
@@ -413,8 +420,15 @@ Result<EngineDesc> read_engine_any_target(const EngineBytes& bytes, ReadTimings*
       }
     std::unordered_set<const ir::Value*> io(g->inputs().begin(), g->inputs().end());
     io.insert(g->outputs().begin(), g->outputs().end());
+    std::unordered_set<const ir::Value*> outputs(g->outputs().begin(), g->outputs().end());
     for (size_t k = 0; k < values.size(); ++k) {
       if (storage[k] == fb::Storage::Binding && !io.count(values[k])) return bad("value '" + values[k]->name() + "' is bound but is neither an input nor an output");
+      // A channels-last binding holds a rank-4 input's [N,H,W,C] bytes (format version 3).
+      if (storage[k] == fb::Storage::Binding && values[k]->type().layout == ir::Layout::kNHWC) {
+        if (version < 3) return bad("value '" + values[k]->name() + "' is a channels-last binding, which format version " + std::to_string(version) + " does not have");
+        if (outputs.count(values[k]) || values[k]->type().shape->rank() != 4)
+          return bad("value '" + values[k]->name() + "' is a channels-last binding but not a rank-4 input");
+      }
     }
     desc.graph = std::move(g);
     lap(&ReadTimings::parse_ms);

@@ -206,7 +206,8 @@ Result<std::vector<uint8_t>> write_engine(const EngineDesc& desc) {
                                  fbb.CreateString(t.cublas_version));
   const auto& c = desc.config;
   auto config = fb::CreateBuildConfig(fbb, c.fp16, c.bf16, c.tf32, c.workspace_mib,
-                                      fbb.CreateVectorOfStrings(c.disabled_passes));
+                                      fbb.CreateVectorOfStrings(c.disabled_passes), static_cast<int32_t>(c.io_dtype),
+                                      static_cast<int32_t>(c.input_layout));
   auto engine = fb::CreateEngine(
       fbb, fbb.CreateString(desc.builder_version.empty() ? builder_version() : desc.builder_version), target, config,
       fbb.CreateString(g.name()), fbb.CreateVector(opsets), fbb.CreateVector(fb_values), fbb.CreateVector(fb_nodes),

@@ -7,11 +7,13 @@
 #include "ops/shape_inference.h"
 #include "passes/channels_last.h"
 #include "passes/fp16_overflow.h"
+#include "passes/input_layout.h"
 #include "passes/pass_manager.h"
 #include "passes/precision.h"
 #include "plan/memory_planner.h"
 #include "plan/views.h"
 #include "runtime/cpu_fallback.h"
+#include "runtime/io_format.h"
 
 namespace kiln::runtime {
 namespace {
@@ -98,6 +100,10 @@ std::set<const ir::Node*> fp16_overflow_check(const ir::Graph& g, std::unique_pt
                                               const std::function<void(const std::string&)>& log) {
   passes::OverflowCheckOptions o;
   o.sample_inputs = config.sample_inputs;
+  // Samples come in the model's form; the graph's rank-4 inputs may be bound channels-last.
+  if (config.input_layout == ir::Layout::kNHWC)
+    for (auto& [name, value] : o.sample_inputs)
+      if (value.is_tensor() && value.tensor().rank() == 4) value = RuntimeValue(nchw_to_nhwc(value.tensor()));
   o.time_budget_s = config.overflow_check_budget_s;
   o.max_gflop = config.overflow_check_max_gflop;
   o.log = log;
@@ -135,6 +141,18 @@ Status mark_cpu_fallback_nodes(ir::Graph& g, const BuilderConfig& config,
   return Status::ok();
 }
 
+// --io-dtype must name the build's reduced precision (or float32, the default).
+Status check_io_formats(const BuilderConfig& config) {
+  const DataType io = config.io_dtype;
+  if (io == DataType::kFloat16 && !config.fp16)
+    return invalid_argument("--io-dtype float16 needs --fp16: the I/O dtype must be the engine's precision");
+  if (io == DataType::kBFloat16 && !config.bf16)
+    return invalid_argument("--io-dtype bfloat16 needs --bf16: the I/O dtype must be the engine's precision");
+  if (io != DataType::kFloat32 && io != DataType::kFloat16 && io != DataType::kBFloat16)
+    return invalid_argument("--io-dtype takes float32, float16 or bfloat16, not " + std::string(dtype_name(io)));
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConfig& config, const TargetInfo& target) {
@@ -152,10 +170,13 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
   desc.target = target;
   // Tactics tied to one architecture (tactic.h) decide for the target, not for this machine's GPU.
   ScopedTargetCapability target_capability(target.compute_major, target.compute_minor);
-  desc.config = {config.fp16, config.bf16, config.tf32, config.workspace_mib, config.disabled_passes};
+  desc.config = {config.fp16,           config.bf16,     config.tf32,         config.workspace_mib,
+                 config.disabled_passes, config.io_dtype, config.input_layout};
   desc.source_node_count = static_cast<int64_t>(g.nodes().size());
+  KILN_RETURN_IF_ERROR(check_io_formats(config));
 
   try {
+    if (config.input_layout == ir::Layout::kNHWC) KILN_RETURN_IF_ERROR(passes::bind_inputs_channels_last(g, log).status());
     // FP16 overflow check: a copy before --shape binding, for its reduced-size probe.
     const bool overflow_check = config.fp16 && !config.bf16 && config.overflow_check;
     std::unique_ptr<ir::Graph> unbound;
@@ -181,7 +202,7 @@ Result<plan::EngineDesc> Builder::build_desc(ir::Model& model, const BuilderConf
       }
       progress("precision", 0, 1);
       KILN_RETURN_IF_ERROR(passes::lower_precision(g, config.fp16 ? DataType::kFloat16 : DataType::kBFloat16, log,
-                                                   float32_nodes));
+                                                   float32_nodes, config.io_dtype != DataType::kFloat32));
       progress("precision", 1, 1);
     }
 

@@ -48,6 +48,13 @@ struct BuilderConfig {
   // CUDA: a node no CUDA tactic supports runs on the CPU reference kernel inside the engine
   // (runtime/cpu_fallback.h; such engines cannot be captured into CUDA graphs).
   bool allow_cpu_fallback = false;
+
+  // I/O formats (runtime/io_format.h). io_dtype float16 (with fp16) or bfloat16 (with bf16):
+  // the model's float32 inputs and outputs become bindings of that type, with no Cast at the
+  // boundary. input_layout kNHWC: every rank-4 input is bound [N,H,W,C] (passes/input_layout.h).
+  // sample_inputs stay in the model's form (float32, [N,C,H,W]).
+  DataType io_dtype = DataType::kFloat32;
+  ir::Layout input_layout = ir::Layout::kRowMajor;
 };
 
 class Builder {

@@ -6,6 +6,7 @@
 
 #include "plan/views.h"
 #include "runtime/execution_context.h"
+#include "runtime/io_format.h"
 
 namespace kiln::runtime {
 namespace {
@@ -147,7 +148,7 @@ Status Engine::prepare(LoadProfile* profile) {
   for (const ir::Value* v : g.inputs()) {
     KILN_ASSIGN_OR_RETURN(int id, slot_of(v));
     (void)id;
-    inputs_.push_back({v->name(), v->type().dtype, v->type().shape->static_dims(), 0});
+    inputs_.push_back(input_binding(*v, desc_.config.input_layout));
   }
   for (const ir::Value* v : g.outputs()) {
     KILN_ASSIGN_OR_RETURN(int id, slot_of(v));

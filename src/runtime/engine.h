@@ -21,8 +21,10 @@ class ExecutionContext;
 struct BindingInfo {
   std::string name;
   DataType dtype = DataType::kUndefined;
-  std::vector<int64_t> dims;
+  std::vector<int64_t> dims;  // what the caller passes: [N,H,W,C] for a channels-last input
   size_t nbytes = 0;
+  // kNHWC: the model's [N,C,H,W] input bound channels-last (kiln build --input-layout nhwc).
+  ir::Layout layout = ir::Layout::kRowMajor;
 };
 
 class Engine : public std::enable_shared_from_this<Engine> {

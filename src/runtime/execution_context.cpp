@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "runtime/cpu_fallback.h"
+#include "runtime/io_format.h"
 
 namespace kiln::runtime {
 
@@ -31,8 +32,7 @@ Status ExecutionContext::enqueue(const std::vector<TensorRef>& inputs, const std
   auto check = [](const char* kind, const BindingInfo& b, const TensorRef& r) -> Status {
     if (r.dtype != b.dtype || r.dims != b.dims)
       return invalid_argument(std::string(kind) + " '" + b.name + "' is " + std::string(dtype_name(r.dtype)) +
-                              dims_to_string(r.dims) + ", the engine expects " + std::string(dtype_name(b.dtype)) +
-                              dims_to_string(b.dims));
+                              dims_to_string(r.dims) + ", the engine expects " + binding_type(b));
     if (!r.data && b.nbytes) return invalid_argument(std::string(kind) + " '" + b.name + "' has no data");
     return Status::ok();
   };
@@ -214,7 +214,7 @@ Result<std::vector<Tensor>> ExecutionContext::run(const std::map<std::string, Te
       const Tensor& t = it->second;
       if (t.dtype() != b.dtype || t.dims() != b.dims)
         return invalid_argument("input '" + b.name + "' is " + t.describe() + ", the engine expects " +
-                                std::string(dtype_name(b.dtype)) + dims_to_string(b.dims));
+                                binding_type(b));
       if (b.nbytes && !t.raw()) return invalid_argument("input '" + b.name + "' has no data");
       tensors.push_back(&t);
     }

@@ -17,12 +17,14 @@ struct BuildFlags {
   std::string backend;  // "cpu" or "cuda"
   bool fp16 = false, bf16 = false, tf32 = false, allow_cpu_fallback = false;
   std::vector<std::string> disabled_passes, disabled_tactics;
+  std::string io_dtype = "float32", input_layout = "nchw";
 };
 
-// --backend, --fp16, --bf16, --tf32, --disable-pass, --disable-tactic, --allow-cpu-fallback.
+// --backend, --fp16, --bf16, --tf32, --disable-pass, --disable-tactic, --allow-cpu-fallback,
+// --io-dtype, --input-layout.
 void add_build_flags(CLI::App* cmd, BuildFlags& flags);
 
-// Copies the flags into `config`; an error for an unknown backend.
+// Copies the flags into `config`; an error for an unknown backend, I/O dtype or layout.
 Status apply_build_flags(const BuildFlags& flags, runtime::BuilderConfig& config);
 
 }  // namespace kiln::cli

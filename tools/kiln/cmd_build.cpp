@@ -10,6 +10,7 @@
 #include "onnx/importer.h"
 #include "plan/views.h"
 #include "runtime/builder.h"
+#include "runtime/io_format.h"
 
 namespace kiln::cli {
 namespace {
@@ -121,6 +122,17 @@ int build(const BuildOptions& o) {
               o.model.c_str(), o.output.c_str(), where.c_str(), static_cast<long long>(d.source_node_count),
               d.layers.size(), views, d.weights.bytes / 1048576.0, d.memory.arena_bytes / 1048576.0,
               d.memory.naive_bytes / 1048576.0, ms_since(t0));
+  // Non-default I/O formats: what the caller passes and gets (runtime/io_format.h).
+  if (d.config.io_dtype != DataType::kFloat32 || d.config.input_layout == ir::Layout::kNHWC) {
+    std::string io;
+    for (const ir::Value* v : d.graph->inputs())
+      io += (io.empty() ? "inputs " : ", ") + v->name() + " " +
+            runtime::binding_type(runtime::input_binding(*v, d.config.input_layout));
+    std::string outs;
+    for (const ir::Value* v : d.graph->outputs())
+      outs += (outs.empty() ? "; outputs " : ", ") + v->name() + " " + v->type().to_string();
+    std::printf("bindings: %s%s\n", io.c_str(), outs.c_str());
+  }
   if (build_report.cpu_fallback_layers)
     std::printf("%lld layers run on the CPU (--allow-cpu-fallback): no CUDA-graph capture for this engine\n",
                 static_cast<long long>(build_report.cpu_fallback_layers));
@@ -148,7 +160,8 @@ void add_build_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--no-overflow-check", o->no_overflow_check,
                 "--fp16: skip the check that keeps layers whose values exceed float16's range in float32");
   cmd->add_option("--sample-input", o->sample_inputs,
-                  "--fp16 overflow check input, NAME=FILE.npy or a folder of NAME.npy (repeatable); default random");
+                  "--fp16 overflow check input in the model's form (float32, NCHW), NAME=FILE.npy or a folder of "
+                  "NAME.npy (repeatable); default random");
   cmd->callback([o, &exit_code] { exit_code = build(*o); });
 }
 

@@ -3,8 +3,13 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "core/status.h"
 #include "core/tensor.h"
+#include "runtime/engine.h"
 
 namespace kiln::cli {
 
@@ -26,6 +31,11 @@ struct EngineRunFlags {
 };
 int run_engine(const std::string& path, const std::vector<std::string>& inputs, uint64_t seed,
                const std::string& output_dir, const EngineRunFlags& flags);
+
+// Engine inputs from name=file.npy specs (dtype and dims as the binding takes them, else an
+// error naming both), the others random (engine_commands.cpp; run and compare).
+Result<std::map<std::string, Tensor>> engine_inputs(const runtime::Engine& engine,
+                                                    const std::vector<std::string>& specs, uint64_t seed);
 
 // Shared by run and compare (cmd_run.cpp).
 void print_summary(const std::string& name, const RuntimeValue& value);

@@ -1,4 +1,4 @@
-// The engine side of `kiln run` and `kiln inspect` (for .kiln files), and `kiln compare`.
+// The engine side of `kiln run` and `kiln inspect` (for .kiln files).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,6 +19,7 @@
 #include "runtime/cpu_fallback.h"
 #include "runtime/engine.h"
 #include "runtime/execution_context.h"
+#include "runtime/io_format.h"
 
 namespace kiln::cli {
 namespace {
@@ -36,25 +37,6 @@ std::string mib(size_t bytes) {
 }
 
 std::string type_of(const ir::Value* v) { return v ? v->type().to_string() : "-"; }
-
-// Engine inputs from name=file.npy specs, the rest random (seeded, never zeros).
-Result<std::map<std::string, Tensor>> engine_inputs(const runtime::Engine& engine,
-                                                    const std::vector<std::string>& specs, uint64_t seed) {
-  std::map<std::string, Tensor> inputs;
-  for (const auto& spec : specs) {
-    auto eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0) return invalid_argument("--input takes name=file.npy, got '" + spec + "'");
-    auto t = io::read_npy(spec.substr(eq + 1));
-    if (!t.is_ok()) return t.status();
-    inputs[spec.substr(0, eq)] = std::move(t).value();
-  }
-  uint64_t k = 0;
-  for (const auto& b : engine.inputs()) {
-    ++k;
-    if (!inputs.count(b.name)) inputs[b.name] = io::random_tensor(b.dtype, b.dims, seed * 1000003 + k);
-  }
-  return inputs;
-}
 
 double gb_per_s(size_t bytes, double ms) { return ms > 0 ? bytes / (ms * 1e6) : 0; }
 
@@ -137,6 +119,40 @@ void print_load_profile(const runtime::Engine& e, const runtime::LoadProfile& p,
 
 }  // namespace
 
+// Engine inputs from name=file.npy specs (each as its binding takes it), the rest random
+// (seeded, never zeros).
+Result<std::map<std::string, Tensor>> engine_inputs(const runtime::Engine& engine,
+                                                    const std::vector<std::string>& specs, uint64_t seed) {
+  std::map<std::string, Tensor> inputs;
+  for (const auto& spec : specs) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) return invalid_argument("--input takes name=file.npy, got '" + spec + "'");
+    const std::string name = spec.substr(0, eq);
+    const runtime::BindingInfo* binding = nullptr;
+    for (const auto& b : engine.inputs())
+      if (b.name == name) binding = &b;
+    if (!binding) return invalid_argument("--input " + spec + ": the engine has no input named '" + name + "'");
+    auto t = io::read_npy(spec.substr(eq + 1));
+    if (!t.is_ok()) return t.status();
+    // numpy has no bfloat16: uint16 files hold its raw bits (as --output-dir writes them).
+    if (binding->dtype == DataType::kBFloat16 && t->dtype() == DataType::kUInt16) {
+      Tensor bits(DataType::kBFloat16, t->dims());
+      if (t->nbytes()) std::memcpy(bits.raw(), t->raw(), t->nbytes());
+      t = std::move(bits);
+    }
+    if (t->dtype() != binding->dtype || t->dims() != binding->dims)
+      return invalid_argument("--input " + spec + " is " + t->describe() + ", the engine's input '" + name +
+                              "' takes " + runtime::binding_type(*binding));
+    inputs[name] = std::move(t).value();
+  }
+  uint64_t k = 0;
+  for (const auto& b : engine.inputs()) {
+    ++k;
+    if (!inputs.count(b.name)) inputs[b.name] = io::random_tensor(b.dtype, b.dims, seed * 1000003 + k);
+  }
+  return inputs;
+}
+
 bool is_engine_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   char magic[4] = {};
@@ -201,10 +217,12 @@ int inspect_engine(const std::string& path, bool dot, bool load_profile) {
   std::printf("\n  config: fp16=%d bf16=%d tf32=%d workspace=%lld MiB", d.config.fp16, d.config.bf16, d.config.tf32,
               static_cast<long long>(d.config.workspace_mib));
   for (const auto& p : d.config.disabled_passes) std::printf(" --disable-pass %s", p.c_str());
+  if (d.config.io_dtype != DataType::kFloat32) std::printf(" --io-dtype %s", std::string(dtype_name(d.config.io_dtype)).c_str());
+  if (d.config.input_layout == ir::Layout::kNHWC) std::printf(" --input-layout nhwc");
   std::printf("\ninputs\n");
-  for (const auto& b : e.inputs()) std::printf("  %-24s %s%s\n", b.name.c_str(), std::string(dtype_name(b.dtype)).c_str(), dims_to_string(b.dims).c_str());
+  for (const auto& b : e.inputs()) std::printf("  %-24s %s\n", b.name.c_str(), runtime::binding_type(b).c_str());
   std::printf("outputs\n");
-  for (const auto& b : e.outputs()) std::printf("  %-24s %s%s\n", b.name.c_str(), std::string(dtype_name(b.dtype)).c_str(), dims_to_string(b.dims).c_str());
+  for (const auto& b : e.outputs()) std::printf("  %-24s %s\n", b.name.c_str(), runtime::binding_type(b).c_str());
   size_t views = 0;
   for (const auto& l : d.layers) views += l.tactic == plan::kAliasTactic;
   std::printf("layers: %zu (model had %lld nodes)", g.nodes().size(), static_cast<long long>(d.source_node_count));
@@ -287,95 +305,6 @@ int run_engine(const std::string& path, const std::vector<std::string>& specs, u
     return write_outputs(output_dir, named);
   }
   return 0;
-}
-
-namespace {
-
-struct CompareOptions {
-  std::string model, engine;
-  std::vector<std::string> inputs;
-  double rtol = 1e-4, atol = 1e-5;
-  uint64_t seed = 1;
-};
-
-int compare(const CompareOptions& o) {
-  auto model = importer::import_model_file(o.model);
-  if (!model.is_ok()) return report(model.status());
-  auto interp = cpu::Interpreter::create(model->graph);
-  if (!interp.is_ok()) return report(interp.status());
-  auto engine = runtime::Engine::load(o.engine);
-  if (!engine.is_ok()) return report(engine.status());
-  auto inputs = engine_inputs(*engine.value(), o.inputs, o.seed);
-  if (!inputs.is_ok()) return report(inputs.status());
-  std::map<std::string, RuntimeValue> ref_inputs;
-  for (const auto& [name, t] : inputs.value()) ref_inputs[name] = RuntimeValue(t);
-  auto ref = (*interp)->run(ref_inputs);
-  if (!ref.is_ok()) return report(ref.status().with_context("running the model on the CPU reference"));
-  auto ctx = engine.value()->create_context();
-  if (!ctx.is_ok()) return report(ctx.status());
-  auto got = ctx.value()->run(inputs.value());
-  if (!got.is_ok()) return report(got.status().with_context("running the engine"));
-
-  std::printf("comparing %s (CPU reference) with %s (%s), rtol %g atol %g\n", o.model.c_str(), o.engine.c_str(),
-              engine.value()->desc().target.backend.c_str(), o.rtol, o.atol);
-  std::printf("  %-28s %-22s %12s %12s  %s\n", "output", "type", "max abs err", "max rel err", "result");
-  bool all_ok = true;
-  const auto& ref_outputs = model->graph->outputs();
-  const auto& bindings = engine.value()->outputs();
-  for (size_t i = 0; i < bindings.size(); ++i) {
-    size_t r = 0;
-    while (r < ref_outputs.size() && ref_outputs[r]->name() != bindings[i].name) ++r;
-    if (r == ref_outputs.size()) {
-      std::printf("  %-28s the model has no such output  FAIL\n", bindings[i].name.c_str());
-      all_ok = false;
-      continue;
-    }
-    io::Comparison c = io::compare_values(ref.value()[r], RuntimeValue(got.value()[i]), o.rtol, o.atol);
-    all_ok &= c.ok;
-    std::printf("  %-28s %-22s %12.4g %12.4g  %s\n", bindings[i].name.c_str(), got.value()[i].describe().c_str(),
-                c.max_abs_error, c.max_rel_error, c.ok ? "PASS" : "FAIL");
-    if (!c.ok && !c.message.empty()) std::printf("    %s\n", c.message.c_str());
-    // Classifier logits ([N, C] floats): do the engine and the reference pick the same class?
-    const RuntimeValue& rv = ref.value()[r];
-    const Tensor& gt = got.value()[i];
-    if (rv.is_tensor() && is_float(gt.dtype()) && gt.rank() == 2 && gt.dim(1) > 1 && rv.tensor().dims() == gt.dims()) {
-      auto a = rv.tensor().to_f64(), b = gt.to_f64();
-      const int64_t rows = gt.dim(0), cols = gt.dim(1);
-      int64_t agree = 0;
-      for (int64_t row = 0; row < rows; ++row) {
-        auto arg = [&](const std::vector<double>& v) {
-          int64_t best = 0;
-          for (int64_t k = 1; k < cols; ++k)
-            if (v[static_cast<size_t>(row * cols + k)] > v[static_cast<size_t>(row * cols + best)]) best = k;
-          return best;
-        };
-        agree += arg(a) == arg(b);
-      }
-      std::printf("  %-28s top-1 agreement %lld/%lld\n", bindings[i].name.c_str(), static_cast<long long>(agree),
-                  static_cast<long long>(rows));
-    }
-  }
-  if (bindings.size() != ref_outputs.size()) {
-    std::printf("  the model has %zu outputs, the engine %zu  FAIL\n", ref_outputs.size(), bindings.size());
-    all_ok = false;
-  }
-  std::printf("%s\n", all_ok ? "PASS" : "FAIL");
-  return all_ok ? 0 : 1;
-}
-
-}  // namespace
-
-void add_compare_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("compare", "Run a model (CPU reference) and its engine on the same inputs and "
-                                            "compare every output");
-  auto o = std::make_shared<CompareOptions>();
-  cmd->add_option("model", o->model, "model.onnx")->required();
-  cmd->add_option("engine", o->engine, "model.kiln")->required();
-  cmd->add_option("--input", o->inputs, "an input as name=file.npy (repeatable); the rest are random");
-  cmd->add_option("--rtol", o->rtol, "relative tolerance")->capture_default_str();
-  cmd->add_option("--atol", o->atol, "absolute tolerance")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "seed for random inputs")->capture_default_str();
-  cmd->callback([o, &exit_code] { exit_code = compare(*o); });
 }
 
 }  // namespace kiln::cli

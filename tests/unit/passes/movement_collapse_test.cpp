@@ -71,6 +71,25 @@ TEST(MovementCollapse, LeavesChainsThatAreNotOneStridedView) {
   EXPECT_EQ(op_types(*r.after.graph), (std::vector<std::string>{"Transpose", "Reshape"}));
 }
 
+// A channels-last input's Transpose in front of a patchify (--input-layout nhwc on ViT): the
+// whole chain ends in a Reshape merging axes the patch Transpose orders, no strided view of X,
+// but its prefix up to that Transpose is: the two Transposes become one.
+TEST(MovementCollapse, PrefixEndingAtACopyCollapsesWhenTheWholeChainCannot) {
+  auto m = new_model(13);
+  auto* g = m.mutable_graph();
+  float_input(m, "X", {2, 4, 4, 3});  // [N,H,W,C]
+  i64_const(g, "split", {2, 3, 2, 2, 2, 2});
+  i64_const(g, "rows", {8, 12});
+  attr_ints(add_node(g, "Transpose", {"X"}, {"nchw"}), "perm", {0, 3, 1, 2});
+  add_node(g, "Reshape", {"nchw", "split"}, {"s"});
+  attr_ints(add_node(g, "Transpose", {"s"}, {"p"}), "perm", {0, 2, 4, 1, 3, 5});
+  add_node(g, "Reshape", {"p", "rows"}, {"Y"});
+  float_output(m, "Y");
+  auto r = optimize_and_compare(m, only_passes({"movement-collapse", "dead-node-elimination"}), 0, 0);
+  ASSERT_TRUE(r.after.graph);
+  EXPECT_EQ(count_op(*r.after.graph, "Transpose"), 1);
+}
+
 TEST(MovementCollapse, TwoTransposesThatCancelBecomeAReshape) {
   auto m = new_model(13);
   auto* g = m.mutable_graph();

@@ -30,6 +30,28 @@ TEST(PatchConv, KernelEqualToStrideBecomesTransposeAndProduct) {
   EXPECT_EQ(count_op(*r.after.graph, "Add"), 1);
 }
 
+// From a channels-last input (--input-layout nhwc's Transpose): the patches come from the NHWC
+// source with one Transpose, no copy to NCHW first.
+TEST(PatchConv, ChannelsLastSourceNeedsOnePatchCopy) {
+  auto m = new_model(13);
+  auto* g = m.mutable_graph();
+  float_input(m, "S", {2, 8, 6, 3});
+  add_initializer(g, "W", {5, 3, 4, 2});
+  add_initializer(g, "B", {5});
+  attr_ints(add_node(g, "Transpose", {"S"}, {"X"}), "perm", {0, 3, 1, 2});
+  auto* conv = add_node(g, "Conv", {"X", "W", "B"}, {"Y"});
+  attr_ints(conv, "kernel_shape", {4, 2});
+  attr_ints(conv, "strides", {4, 2});
+  float_output(m, "Y");
+  auto r = optimize_and_compare(m, only_passes({"patch-conv", "dead-node-elimination"}));
+  ASSERT_TRUE(r.after.graph);
+  EXPECT_EQ(count_op(*r.after.graph, "Conv"), 0);
+  EXPECT_EQ(count_op(*r.after.graph, "Transpose"), 2);  // the patches, and the output back to NCHW
+  const ir::Node* first = r.after.graph->nodes()[0].get();
+  EXPECT_EQ(first->op_type(), "Reshape");
+  EXPECT_EQ(first->input(0)->name(), "S");
+}
+
 TEST(PatchConv, WithEveryPassTheBiasJoinsTheProduct) {
   auto r = optimize_and_compare(patch_conv({2, 3, 8, 6}, {4, 2}, {0, 0, 0, 0}, true));
   ASSERT_TRUE(r.after.graph);
