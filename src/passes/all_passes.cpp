@@ -9,6 +9,7 @@ std::unique_ptr<Pass> make_neutral_element_elimination();
 std::unique_ptr<Pass> make_dead_node_elimination();
 std::unique_ptr<Pass> make_batchnorm_folding();
 std::unique_ptr<Pass> make_patch_conv();
+std::unique_ptr<Pass> make_conv_add_merge();
 std::unique_ptr<Pass> make_gelu_fusion();
 std::unique_ptr<Pass> make_layernorm_fusion();
 std::unique_ptr<Pass> make_unbind_pushdown();
@@ -31,6 +32,9 @@ std::vector<std::unique_ptr<Pass>> make_all_passes() {
   p.push_back(make_batchnorm_folding());
   // After BatchNorm folding, so a folded patch convolution still becomes a product.
   p.push_back(make_patch_conv());
+  // After BatchNorm folding (the projection block's convolutions then carry their bias), before
+  // residual fusion would take the Add as a residual.
+  p.push_back(make_conv_add_merge());
   // Multi-node patterns before the epilogue fusions, so kiln::Gelu can join a MatMul.
   p.push_back(make_gelu_fusion());
   p.push_back(make_layernorm_fusion());

@@ -55,6 +55,8 @@ Role role_of(const ir::Node& n) {
                              op == "GlobalMaxPool" || elementwise_ops().count(op)))
     return Role::kFollower;
   if (n.domain() == "kiln" && (op == "ElementwiseChain" || op == "Gelu")) return Role::kFollower;
+  // Copies: a channels-last Concat or Slice is the same copy over the stored order.
+  if (n.domain().empty() && (op == "Concat" || op == "Slice")) return Role::kFollower;
   return Role::kRowMajor;
 }
 
@@ -103,7 +105,9 @@ class Assigner {
       bool any = false;  // followers follow: only where an input already is channels-last
       for (const ir::Value* v : n.inputs()) any |= is_nhwc(v);
       if (!any) return false;
-      for (size_t i = 0; i < n.num_inputs(); ++i) {
+      // A Slice's starts/ends/axes/steps are index lists, not images.
+      const size_t data_inputs = n.op_type() == "Slice" ? 1 : n.num_inputs();
+      for (size_t i = 0; i < data_inputs; ++i) {
         ir::Value* v = n.input(i);
         if (!v || is_nhwc(v) || neutral(v)) continue;
         if (!float4d(v)) return false;  // e.g. a [C,H,W] operand: no channels-last form

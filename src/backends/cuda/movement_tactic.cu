@@ -355,9 +355,33 @@ Gather1Map contiguous_map(int64_t n) {
 }
 
 // Builds the copy plans of a node; false when this tactic does not handle it.
+// Channels-last Concat and Slice: every 4-D value is planned in its stored order [N,H,W,C]
+// (a layout-neutral one has those bytes too), with the node's axes mapped to it.
+bool channels_last_node(const ir::Node& n) {
+  for (const ir::Value* v : n.inputs())
+    if (v && is_nhwc(v)) return true;
+  return is_nhwc(n.output(0));
+}
+std::vector<int64_t> stored_dims(const ir::Value* v, bool nhwc) {
+  auto d = dims_of(v);
+  if (nhwc && d.size() == 4) d = {d[0], d[2], d[3], d[1]};
+  return d;
+}
+int64_t stored_axis(int64_t axis, bool nhwc) {
+  static constexpr int64_t kNhwcAxis[4] = {0, 3, 1, 2};
+  return nhwc && axis >= 0 && axis < 4 ? kNhwcAxis[axis] : axis;
+}
+
 bool plan_node(const ir::Node& n, std::vector<CopyPlan>& plans, int64_t& concat_inner) {
   const std::string& op = n.op_type();
-  auto out = dims_of(n.output(0));
+  const bool nhwc = channels_last_node(n);
+  if (nhwc) {
+    if (op != "Concat" && op != "Slice") return false;
+    if (dims_of(n.output(0)).size() != 4) return false;
+    for (size_t i = 0; i < (op == "Slice" ? 1 : n.num_inputs()); ++i)
+      if (!n.input(i) || dims_of(n.input(i)).size() != 4) return false;
+  }
+  auto out = stored_dims(n.output(0), nhwc);
   int64_t out_n = 1;
   for (int64_t d : out) out_n *= d;
   if (out.size() > static_cast<size_t>(kMaxRank)) return false;
@@ -396,13 +420,14 @@ bool plan_node(const ir::Node& n, std::vector<CopyPlan>& plans, int64_t& concat_
   if (op == "Concat") {
     int64_t axis = n.attrs().get_int("axis", 0);
     if (axis < 0) axis += static_cast<int64_t>(out.size());
+    axis = stored_axis(axis, nhwc);
     int64_t inner_out = 1;
     for (size_t d = static_cast<size_t>(axis); d < out.size(); ++d) inner_out *= out[d];
     concat_inner = inner_out;
     int64_t offset = 0;
     for (size_t i = 0; i < n.num_inputs(); ++i) {
       if (!n.input(i)) return false;
-      auto in = dims_of(n.input(i));
+      auto in = stored_dims(n.input(i), nhwc);
       int64_t piece_inner = 1, total = 1;
       for (size_t d = 0; d < in.size(); ++d) total *= in[d];
       for (size_t d = static_cast<size_t>(axis); d < in.size(); ++d) piece_inner *= in[d];
@@ -414,7 +439,7 @@ bool plan_node(const ir::Node& n, std::vector<CopyPlan>& plans, int64_t& concat_
   }
   if (op == "Slice") {
     // Only constant starts/ends/axes/steps (the usual case after constant folding).
-    auto in = dims_of(n.input(0));
+    auto in = stored_dims(n.input(0), nhwc);
     for (size_t i = 1; i < n.num_inputs(); ++i)
       if (n.input(i) && !n.input(i)->is_constant()) return false;
     if (n.num_inputs() < 3) return false;  // opset < 10 attribute form: not handled here
@@ -433,6 +458,8 @@ bool plan_node(const ir::Node& n, std::vector<CopyPlan>& plans, int64_t& concat_
     }
     for (size_t k = 0; k < axes.size(); ++k) {
       int64_t a = axes[k] < 0 ? axes[k] + static_cast<int64_t>(in.size()) : axes[k];
+      if (a < 0 || a >= static_cast<int64_t>(in.size())) return false;
+      a = stored_axis(a, nhwc);
       int64_t dim = in[a], step = steps[k];
       if (step == 0) return false;
       int64_t s = starts[k] < 0 ? starts[k] + dim : starts[k];
@@ -450,6 +477,7 @@ class MovementTactic : public runtime::Tactic {
  public:
   std::string_view id() const override { return "cuda.movement"; }
   runtime::Backend backend() const override { return runtime::Backend::kCuda; }
+  bool handles_channels_last() const override { return true; }  // Concat and Slice (plan_node)
   bool supports(const ir::Node& n) const override {
     if (!n.domain().empty() || !all_static(n) || n.num_outputs() != 1 || !n.input(0)) return false;
     if (dtype_of(n.output(0)) == DataType::kString || is_sub_byte(dtype_of(n.output(0)))) return false;
