@@ -56,7 +56,8 @@ Role role_of(const ir::Node& n) {
     return Role::kFollower;
   if (n.domain() == "kiln" && (op == "ElementwiseChain" || op == "Gelu")) return Role::kFollower;
   // Copies: a channels-last Concat or Slice is the same copy over the stored order.
-  if (n.domain().empty() && (op == "Concat" || op == "Slice")) return Role::kFollower;
+  if ((n.domain().empty() && (op == "Concat" || op == "Slice")) || (n.domain() == "kiln" && op == "SampledConcat"))
+    return Role::kFollower;
   return Role::kRowMajor;
 }
 

@@ -1,9 +1,9 @@
 // Two 1x1 convolutions added together become one over their inputs side by side:
 //   Add(Conv(X1, W1, B1), Conv(X2, W2, B2, strides s))
-//     -> Conv(Concat(X1, Slice(X2, steps s), axis 1), [W1 | W2], B1 + B2)
+//     -> Conv(Concat(X1, X2[:, :, ::s, ::s], axis 1), [W1 | W2], B1 + B2)
 // (both 1x1, ungrouped, unpadded, undilated, constant weights; the first stride 1; each read
-// only by the Add; C1 + C2 < K; the Slice only when s > 1, which is what a strided 1x1
-// convolution reads).
+// only by the Add; C1 + C2 < K). For s > 1 the Concat is kiln::SampledConcat, which reads X2 at
+// the pixels a strided 1x1 convolution reads, in the same copy.
 // Exact up to summation order: each output is one dot product over C1 + C2 inputs instead of two
 // dot products and an add.
 // Why: ResNet's projection blocks add conv3(x) to downsample(x): the two products write and
@@ -98,13 +98,12 @@ class ConvAddMerge : public Pass {
                               static_cast<const ir::Node*>(&add)})
       append_origin(origin, n);
     Replacement r(g, add.name(), origin);
-    ir::Value* sampled = b->input(0);
-    if (sb > 1) {
-      sampled = r.add("Slice", {b->input(0), r.dims({0, 0}), r.dims({x2[2], x2[3]}), r.dims({2, 3}), r.dims({sb, sb})},
-                      nullptr, "_sample")->output(0);
-    }
-    ir::Node* concat = r.add("Concat", {a->input(0), sampled}, nullptr, "_inputs");
+    ir::Node* concat = r.add("Concat", {a->input(0), b->input(0)}, nullptr, "_inputs");
     concat->attrs().set("axis", int64_t{1});
+    if (sb > 1) {  // one copy that samples X2 (Slice + Concat would copy the sample twice)
+      concat->set_op_type("SampledConcat", "kiln");
+      concat->attrs().set("steps", std::vector<int64_t>{1, 1, 1, 1, 1, 1, sb, sb});
+    }
     ir::Value* w = g.add_constant(g.unique_name(add.name() + "_merged_weight"), std::move(constants->first));
     ir::Value* bias = g.add_constant(g.unique_name(add.name() + "_merged_bias"), std::move(constants->second));
     ir::Value* y = add.output(0);

@@ -3,6 +3,8 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <cmath>
 #include <cstring>
 
@@ -218,6 +220,22 @@ std::vector<OpCase> other_cases() {
                      [](ir::Node& n) { n.attrs().set("axis", int64_t{1}); }, 0});
     cases.push_back({"Concat_vec4" + sfx, "Concat", {{dt, {2, 3, 6}}, {dt, {2, 5, 6}}}, {},
                      [](ir::Node& n) { n.attrs().set("axis", int64_t{-2}); }, 0});
+    // kiln::SampledConcat: an element-wise piece (sampled inner dims) and a 16-byte one (the
+    // concat axis last, as channels-last storage has it).
+    for (auto [name, a, b, axis, steps] :
+         {std::tuple{"SampledConcat_inner", std::vector<int64_t>{2, 3, 4, 4}, std::vector<int64_t>{2, 5, 8, 8}, int64_t{1},
+                     std::vector<int64_t>{1, 1, 1, 1, 1, 1, 2, 2}},
+          std::tuple{"SampledConcat_rows", std::vector<int64_t>{2, 4, 4, 8}, std::vector<int64_t>{2, 8, 8, 16}, int64_t{3},
+                     std::vector<int64_t>{1, 1, 1, 1, 1, 2, 2, 1}}}) {
+      OpCase c{std::string(name) + sfx, "SampledConcat", {{dt, a}, {dt, b}}, {},
+               [axis, steps](ir::Node& n) {
+                 n.attrs().set("axis", axis);
+                 n.attrs().set("steps", steps);
+               },
+               0};
+      c.domain = "kiln";
+      cases.push_back(c);
+    }
     OpCase reshape{"Reshape" + sfx, "Reshape", {{dt, {2, 3, 4}}}, {}, nullptr, 0};
     reshape.constants[1] = ints({6, -1});
     cases.push_back(reshape);

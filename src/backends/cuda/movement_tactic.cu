@@ -1,6 +1,6 @@
 // cuda.movement: data-movement ops for any fixed-size dtype, moving elements by their byte
 // size: Reshape/Flatten/Squeeze/Unsqueeze/Identity (a copy), Transpose, Concat, Slice, Gather,
-// Expand. Index math in int64 over rank <= 8. Strided copies (Transpose, Slice, Expand) first
+// Expand, and kiln::SampledConcat; Concat, Slice and SampledConcat also channels-last. Index math in int64 over rank <= 8. Strided copies (Transpose, Slice, Expand) first
 // merge dims that stay contiguous and drop dims of 1; when the innermost run is contiguous in the
 // input they move 16 (or 8, 4) bytes per thread; a transpose that moves the input's contiguous
 // dim away from the innermost position goes through 32x32 tiles in shared memory, so both the
@@ -210,6 +210,7 @@ struct CopyPlan {
   int64_t n;
   bool concat_piece = false;
   int64_t piece_inner = 0;  // elements per outer index in this piece
+  bool sampled_piece = false;  // kiln::SampledConcat: `map` reads the piece, placed as a concat piece
   // Filled by optimize_plan for strided copies:
   int vec_width = 0;        // bytes per thread of the vector form (0: none)
   Gather1Map vec_map{};     // the map in vec_width units
@@ -220,6 +221,10 @@ struct CopyPlan {
 // Coalesces a strided copy and prepares its vector or tiled form.
 void optimize_plan(CopyPlan& p, size_t elem) {
   if (p.concat_piece) return;
+  if (p.sampled_piece) {  // the vector form also needs the placement to divide (enqueue)
+    p.map = coalesce(p.map);
+    return;
+  }
   p.map = coalesce(p.map);
   if (tile_map(p.map, p.tile)) {
     p.tiled = true;
@@ -268,6 +273,33 @@ void launch_concat_piece(const void* src, void* dst, int64_t outer, int64_t piec
     concat_piece_kernel<V, int64_t><<<grid_for(n), 256, 0, stream>>>(in, out, outer, piece_inner, out_inner, offset);
 }
 
+// A kiln::SampledConcat piece: element i of the sampled input (read through `m`) goes where
+// Concat puts element i of a piece.
+template <typename V, typename I>
+__global__ void sampled_piece_kernel(const V* in, V* out, I n, Gather1Map m, I piece_inner, I out_inner, I offset) {
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n; i += static_cast<I>(gridDim.x) * blockDim.x) {
+    I rem = i, off = static_cast<I>(m.base);
+    for (int d = m.rank - 1; d >= 0; --d) {
+      I dim = static_cast<I>(m.out_dims[d]);
+      off += (rem % dim) * static_cast<I>(m.in_strides[d]);
+      rem /= dim;
+    }
+    out[(i / piece_inner) * out_inner + offset + i % piece_inner] = in[off];
+  }
+}
+
+template <typename V>
+void launch_sampled_piece(const void* src, void* dst, int64_t n, const Gather1Map& m, int64_t piece_inner,
+                          int64_t out_inner, int64_t offset, int64_t out_total, cudaStream_t stream) {
+  if (out_total <= INT32_MAX)
+    sampled_piece_kernel<V, int32_t><<<grid_for(n), 256, 0, stream>>>(
+        static_cast<const V*>(src), static_cast<V*>(dst), static_cast<int32_t>(n), m, static_cast<int32_t>(piece_inner),
+        static_cast<int32_t>(out_inner), static_cast<int32_t>(offset));
+  else
+    sampled_piece_kernel<V, int64_t><<<grid_for(n), 256, 0, stream>>>(static_cast<const V*>(src), static_cast<V*>(dst), n,
+                                                                      m, piece_inner, out_inner, offset);
+}
+
 class MovementKernel : public runtime::Kernel {
  public:
   MovementKernel(size_t elem, std::vector<CopyPlan> plans, int64_t concat_out_inner, bool small)
@@ -305,6 +337,27 @@ class MovementKernel : public runtime::Kernel {
         if (p.vec_width == 16) launch_vec(uint4{});
         else if (p.vec_width == 8) launch_vec(uint2{});
         else launch_vec(uint32_t{});
+        KILN_CUDA_CHECK_LAUNCH();
+        continue;
+      }
+      if (p.sampled_piece) {
+        // 16/8/4-byte units when the map's inner run and the placement divide, else elements.
+        int w = vector_width(p.map, elem_);
+        const int64_t per_w = w ? w / static_cast<int64_t>(elem_) : 1;
+        if (w && (p.piece_inner % per_w || concat_out_inner_ % per_w || p.out_offset % per_w ||
+                  !aligned_to(in[p.input].data, w) || !aligned_to(out[0].data, w)))
+          w = 0;
+        const Gather1Map m = w ? vectorized(p.map, elem_, w) : p.map;
+        const int64_t per = w ? per_w : 1;
+        const int64_t out_total = (p.n / p.piece_inner) * concat_out_inner_ / per;
+        auto launch_units = [&](auto tag) {
+          launch_sampled_piece<decltype(tag)>(in[p.input].data, out[0].data, p.n / per, m, p.piece_inner / per,
+                                              concat_out_inner_ / per, p.out_offset / per, out_total, stream);
+        };
+        if (w == 16) launch_units(uint4{});
+        else if (w == 8) launch_units(uint2{});
+        else if (w == 4) launch_units(uint32_t{});
+        else by_element_size(elem_, launch_units);
         KILN_CUDA_CHECK_LAUNCH();
         continue;
       }
@@ -376,7 +429,7 @@ bool plan_node(const ir::Node& n, std::vector<CopyPlan>& plans, int64_t& concat_
   const std::string& op = n.op_type();
   const bool nhwc = channels_last_node(n);
   if (nhwc) {
-    if (op != "Concat" && op != "Slice") return false;
+    if (op != "Concat" && op != "Slice" && op != "SampledConcat") return false;
     if (dims_of(n.output(0)).size() != 4) return false;
     for (size_t i = 0; i < (op == "Slice" ? 1 : n.num_inputs()); ++i)
       if (!n.input(i) || dims_of(n.input(i)).size() != 4) return false;
@@ -437,6 +490,47 @@ bool plan_node(const ir::Node& n, std::vector<CopyPlan>& plans, int64_t& concat_
     }
     return true;
   }
+  if (op == "SampledConcat") {
+    const int64_t r = static_cast<int64_t>(out.size());
+    int64_t axis = n.attrs().get_int("axis", 1);
+    if (axis < 0) axis += r;
+    if (axis < 0 || axis >= r) return false;
+    axis = stored_axis(axis, nhwc);
+    const std::vector<int64_t> steps = n.attrs().get_ints("steps", {});
+    if (steps.size() != n.num_inputs() * static_cast<size_t>(r)) return false;
+    int64_t inner_out = 1;
+    for (int64_t d = axis; d < r; ++d) inner_out *= out[d];
+    concat_inner = inner_out;
+    int64_t offset = 0;
+    for (size_t i = 0; i < n.num_inputs(); ++i) {
+      if (!n.input(i)) return false;
+      auto in = stored_dims(n.input(i), nhwc);
+      if (static_cast<int64_t>(in.size()) != r) return false;
+      auto strides = row_major_strides(in);
+      Gather1Map m{};
+      m.rank = static_cast<int>(r);
+      int64_t total = 1, piece_inner = 1;
+      for (int64_t d = 0; d < r; ++d) {
+        // Stored dim d is logical dim k (NHWC: [N,H,W,C] = logical 0, 2, 3, 1).
+        static constexpr int64_t kLogical[4] = {0, 2, 3, 1};
+        const int64_t k = nhwc ? kLogical[d] : d;
+        const int64_t step = steps[i * static_cast<size_t>(r) + k];
+        if (step < 1) return false;
+        m.out_dims[d] = in[d] == 0 ? 0 : (in[d] - 1) / step + 1;
+        m.in_strides[d] = strides[d] * step;
+        total *= m.out_dims[d];
+        if (d >= axis) piece_inner *= m.out_dims[d];
+      }
+      for (int64_t d = 0; d < r; ++d)
+        if (d != axis && m.out_dims[d] != out[d]) return false;
+      CopyPlan p{i, offset, m, total};
+      p.sampled_piece = true;
+      p.piece_inner = piece_inner;
+      plans.push_back(p);
+      offset += piece_inner;
+    }
+    return offset == inner_out;
+  }
   if (op == "Slice") {
     // Only constant starts/ends/axes/steps (the usual case after constant folding).
     auto in = stored_dims(n.input(0), nhwc);
@@ -479,7 +573,8 @@ class MovementTactic : public runtime::Tactic {
   runtime::Backend backend() const override { return runtime::Backend::kCuda; }
   bool handles_channels_last() const override { return true; }  // Concat and Slice (plan_node)
   bool supports(const ir::Node& n) const override {
-    if (!n.domain().empty() || !all_static(n) || n.num_outputs() != 1 || !n.input(0)) return false;
+    const bool ours = n.domain().empty() || (n.domain() == "kiln" && n.op_type() == "SampledConcat");
+    if (!ours || !all_static(n) || n.num_outputs() != 1 || !n.input(0)) return false;
     if (dtype_of(n.output(0)) == DataType::kString || is_sub_byte(dtype_of(n.output(0)))) return false;
     std::vector<CopyPlan> plans;
     int64_t inner = 0;

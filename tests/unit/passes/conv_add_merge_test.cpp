@@ -43,7 +43,8 @@ TEST(ConvAddMerge, StridedProjectionSamplesItsInput) {
   auto r = optimize_and_compare(projection_block(4, 8, 16, 2));
   ASSERT_TRUE(r.after.graph);
   EXPECT_EQ(convolutions(*r.after.graph), 1);
-  EXPECT_EQ(count_op(*r.after.graph, "Slice"), 1);
+  EXPECT_EQ(count_op(*r.after.graph, "kiln::SampledConcat"), 1);
+  EXPECT_EQ(count_op(*r.after.graph, "Concat"), 0);
   // The merged convolution reads 4 + 8 channels and applies the Relu itself.
   EXPECT_EQ(count_op(*r.after.graph, "kiln::FusedConv"), 1);
   for (const auto& n : r.after.graph->nodes())
