@@ -80,7 +80,8 @@ class ConvAddMerge : public Pass {
     if (single_consumer(g, a->output(0)) != &add || single_consumer(g, b->output(0)) != &add) return false;
     auto ya = static_dims(a->output(0)), yb = static_dims(b->output(0)), xa = static_dims(a->input(0)),
          xb = static_dims(b->input(0));
-    if (*ya != *yb || *static_dims(add.output(0)) != *ya) return false;
+    auto sum = static_dims(add.output(0));
+    if (*ya != *yb || !sum || *sum != *ya) return false;
     if (a->input(0)->type().dtype != b->input(0)->type().dtype) return false;
     // The strided input sampled at the output's grid: rows and columns 0, s, 2s, ...
     const auto& x2 = *xb;

@@ -72,6 +72,8 @@ class GatherHoisting : public Pass {
     if (!rank || single_consumer(g, x) != &gather || f->num_outputs() != 1) return false;
     auto spec = constant_gather(gather, *rank);
     if (!spec) return false;
+    // Products keep a rank-2 A at least (the CUDA kernels take matrices); nothing becomes 0-d.
+    if (*rank - (spec->scalar() ? 1 : 0) < 2) return false;
     const Dim& gathered_dim = (*x->type().shape)[spec->axis];
     if (!gathered_dim.is_constant()) return false;
     for (int64_t i : spec->index.to_i64())
@@ -150,7 +152,7 @@ class GatherHoisting : public Pass {
   // Gather(v, index, axis), reusing an identical Gather of v when there is one.
   static ir::Value* gathered(ir::Graph& g, ir::Value* v, int64_t axis, const Tensor& index) {
     auto v_rank = rank_of(v);
-    for (ir::Node* u : g.consumers(v)) {
+    for (ir::Node* u : v_rank ? g.consumers(v) : std::vector<ir::Node*>{}) {
       if (!u->domain().empty() || u->op_type() != "Gather" || u->input(0) != v || !u->output(0)) continue;
       auto other = constant_gather(*u, *v_rank);
       if (other && other->axis == axis && same_index(other->index, index)) return u->output(0);
