@@ -25,18 +25,23 @@ struct Gather1Map {
   int64_t base;
 };
 
-// I: the index type (int32 when the tensors are under 2^31 elements: cheaper division).
+// The input offset `m` gives output element i. I: the index type (int32 when the tensors are
+// under 2^31 elements: cheaper division).
+template <typename I>
+__device__ __forceinline__ I map_offset(const Gather1Map& m, I i) {
+  I rem = i, off = static_cast<I>(m.base);
+  for (int d = m.rank - 1; d >= 0; --d) {
+    I dim = static_cast<I>(m.out_dims[d]);
+    off += (rem % dim) * static_cast<I>(m.in_strides[d]);
+    rem /= dim;
+  }
+  return off;
+}
+
 template <typename E, typename I>
 __global__ void strided_copy_kernel(const E* in, E* out, I n, Gather1Map m) {
-  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n; i += static_cast<I>(gridDim.x) * blockDim.x) {
-    I rem = i, off = static_cast<I>(m.base);
-    for (int d = m.rank - 1; d >= 0; --d) {
-      I dim = static_cast<I>(m.out_dims[d]);
-      off += (rem % dim) * static_cast<I>(m.in_strides[d]);
-      rem /= dim;
-    }
-    out[i] = in[off];
-  }
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n; i += static_cast<I>(gridDim.x) * blockDim.x)
+    out[i] = in[map_offset(m, i)];
 }
 
 // Merges output dims d, d+1 when the input walks them as one (in_stride[d] = in_stride[d+1] *
@@ -277,15 +282,8 @@ void launch_concat_piece(const void* src, void* dst, int64_t outer, int64_t piec
 // Concat puts element i of a piece.
 template <typename V, typename I>
 __global__ void sampled_piece_kernel(const V* in, V* out, I n, Gather1Map m, I piece_inner, I out_inner, I offset) {
-  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n; i += static_cast<I>(gridDim.x) * blockDim.x) {
-    I rem = i, off = static_cast<I>(m.base);
-    for (int d = m.rank - 1; d >= 0; --d) {
-      I dim = static_cast<I>(m.out_dims[d]);
-      off += (rem % dim) * static_cast<I>(m.in_strides[d]);
-      rem /= dim;
-    }
-    out[(i / piece_inner) * out_inner + offset + i % piece_inner] = in[off];
-  }
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n; i += static_cast<I>(gridDim.x) * blockDim.x)
+    out[(i / piece_inner) * out_inner + offset + i % piece_inner] = in[map_offset(m, i)];
 }
 
 template <typename V>
