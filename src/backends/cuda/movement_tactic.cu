@@ -201,6 +201,15 @@ void by_element_size(size_t size, F&& f) {
   }
 }
 
+// f(unit) for a copy unit of `width` bytes (16, 8 or 4), else for the element itself.
+template <typename F>
+void by_unit_bytes(int width, size_t elem, F&& f) {
+  if (width == 16) f(uint4{});
+  else if (width == 8) f(uint2{});
+  else if (width == 4) f(uint32_t{});
+  else by_element_size(elem, f);
+}
+
 std::vector<int64_t> row_major_strides(const std::vector<int64_t>& dims) {
   std::vector<int64_t> s(dims.size(), 1);
   for (size_t i = dims.size(); i-- > 1;) s[i - 1] = s[i] * dims[i];
@@ -352,10 +361,7 @@ class MovementKernel : public runtime::Kernel {
           launch_sampled_piece<decltype(tag)>(in[p.input].data, out[0].data, p.n / per, m, p.piece_inner / per,
                                               concat_out_inner_ / per, p.out_offset / per, out_total, stream);
         };
-        if (w == 16) launch_units(uint4{});
-        else if (w == 8) launch_units(uint2{});
-        else if (w == 4) launch_units(uint32_t{});
-        else by_element_size(elem_, launch_units);
+        by_unit_bytes(w, elem_, launch_units);
         KILN_CUDA_CHECK_LAUNCH();
         continue;
       }
@@ -368,10 +374,7 @@ class MovementKernel : public runtime::Kernel {
           launch_concat_piece<decltype(tag)>(in[p.input].data, out[0].data, outer, p.piece_inner / per,
                                              concat_out_inner_ / per, p.out_offset / per, stream);
         };
-        if (w == 16) launch_units(uint4{});
-        else if (w == 8) launch_units(uint2{});
-        else if (w == 4) launch_units(uint32_t{});
-        else by_element_size(elem_, launch_units);
+        by_unit_bytes(w, elem_, launch_units);
         KILN_CUDA_CHECK_LAUNCH();
         continue;
       }
