@@ -7,9 +7,7 @@
 set -u
 KILN=$1; PY=$2; WORK=$3
 rm -rf "$WORK"; mkdir -p "$WORK"
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails+1)); }
+source "$(dirname "$0")/cli_checks.sh"
 
 "$PY" "$(dirname "$0")/make_cuda_models.py" "$WORK" || { echo "FAIL: could not write the test models"; exit 1; }
 
@@ -42,14 +40,6 @@ expect_tactics "GELU product fused on sm_90" sm_90 vit_block "FusedMatMul .* -> 
 expect_tactics "GELU product on cuBLASLt on sm_80" sm_80 vit_block "FusedMatMul .* -> cuda.cublaslt.matmul" "cuda.cutlass"
 expect_tactics "3-channel stem padded to 4" sm_90 rgb_stem "FusedConv .* -> cuda.cudnn.conv_padded" ""
 
-expect_error() {  # expect_error "description" "output fragment" cmd...
-  local what=$1 fragment=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ $rc -ne 1 ] || ! grep -qi -- "$fragment" <<<"$out" || [ "$(wc -l <<<"$out")" -gt 3 ]; then
-    bad "$what: exit $rc, output: $out"
-  else ok "$what"; fi
-}
 expect_error "a node with no CUDA kernel is named" "GridSample 'the_gridsample'.*no kernel on backend 'cuda'" \
   "$KILN" build "$WORK/unsupported_gridsample.onnx" -o "$WORK/u.kiln" --backend cuda --target-arch sm_90
 "$KILN" build "$WORK/unsupported_gridsample.onnx" -o "$WORK/u.kiln" >/dev/null 2>&1 && ok "the GridSample model builds for the CPU" \

@@ -4,21 +4,7 @@
 set -u
 KILN=$1; PY=$2; WORK=$3
 rm -rf "$WORK"; mkdir -p "$WORK"
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails+1)); }
-expect_success() {  # expect_success "description" "output fragment" cmd...
-  local what=$1 fragment=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ $rc -ne 0 ] || ! grep -qi -- "$fragment" <<<"$out"; then bad "$what: exit $rc, output: $out"; else ok "$what"; fi
-}
-expect_error() {
-  local what=$1 fragment=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ $rc -ne 1 ] || ! grep -qi -- "$fragment" <<<"$out"; then bad "$what: exit $rc, output: $out"; else ok "$what"; fi
-}
+source "$(dirname "$0")/cli_checks.sh"
 
 # y = relu-free arithmetic over an input and two initializers, two outputs.
 "$PY" - "$WORK/small.onnx" <<'PYEOF'
@@ -53,7 +39,7 @@ done
 if [ $rc -ne 0 ] || [ -n "$missing" ]; then bad "inspect --load-profile: exit $rc, missing$missing: $profile"
 else ok "inspect --load-profile"; fi
 expect_success "inspect --load-profile lists layers" "cpu.reference" "$KILN" inspect "$WORK/small.kiln" --load-profile
-expect_error "inspect --load-profile wants an engine" "takes an engine file" "$KILN" inspect "$WORK/small.onnx" --load-profile
+expect_failure "inspect --load-profile wants an engine" "takes an engine file" "$KILN" inspect "$WORK/small.onnx" --load-profile
 expect_success "run engine" "ran .*small.kiln on cpu" "$KILN" run "$WORK/small.kiln" --verbose --output-dir "$WORK/out"
 expect_success "run onnx still works" "ran .*small.onnx on cpu" "$KILN" run "$WORK/small.onnx" --random-inputs
 expect_success "compare random inputs" "^PASS" "$KILN" compare "$WORK/small.onnx" "$WORK/small.kiln"
@@ -70,7 +56,7 @@ g = helper.make_graph([helper.make_node("Add", ["x", "x"], ["z"]), helper.make_n
                        helper.make_tensor_value_info("a", TensorProto.FLOAT, [4, 8])])
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])
 PYEOF
-expect_error "compare detects a mismatch" "FAIL" "$KILN" compare "$WORK/other.onnx" "$WORK/small.kiln"
+expect_failure "compare detects a mismatch" "FAIL" "$KILN" compare "$WORK/other.onnx" "$WORK/small.kiln"
 
 # Views: the Reshape/Flatten/Unsqueeze between two layers alias their input (no kernel); the
 # Reshape that is a graph output keeps its copy. --disable-pass view-alias turns it off.
@@ -100,44 +86,33 @@ expect_success "views off" "7 nodes -> 7 layers (0 views)" "$KILN" build "$WORK/
 expect_success "views off compare" "^PASS" "$KILN" compare "$WORK/views.onnx" "$WORK/copies.kiln"
 
 # FP16 overflow protection: h = x @ 1e6 leaves float16's range, y = softmax(h @ 1e-6) does not.
-"$PY" - "$WORK/overflow.onnx" <<'PYEOF'
-import sys, numpy as np, onnx
-from onnx import helper, TensorProto, numpy_helper
-w1 = numpy_helper.from_array(np.full((4, 4), 1e6, np.float32), "w1")
-w2 = numpy_helper.from_array(np.full((4, 4), 1e-6, np.float32), "w2")
-nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"], name="big"),
-         helper.make_node("MatMul", ["h", "w2"], ["o"], name="small"),
-         helper.make_node("Softmax", ["o"], ["y"], name="softmax")]
-g = helper.make_graph(nodes, "overflow", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
-                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], [w1, w2])
-onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])
-PYEOF
+"$PY" "$(dirname "$0")/make_overflow_model.py" "$WORK/overflow.onnx"
 expect_success "fp16 overflow warning" "warning: layer 'big' (MatMul) keeps float32: max |value|" \
   "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16.kiln" --backend cpu --fp16
 expect_success "fp16 overflow count in the summary" "2 layers keep float32" \
   "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16.kiln" --backend cpu --fp16
 expect_success "fp16 with overflow check is right" "^PASS" "$KILN" compare "$WORK/overflow.onnx" "$WORK/overflow16.kiln" --rtol 1e-2 --atol 1e-3
 expect_success "--no-overflow-check" "built" "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16u.kiln" --backend cpu --fp16 --no-overflow-check
-expect_error "fp16 without overflow check overflows" "FAIL" "$KILN" compare "$WORK/overflow.onnx" "$WORK/overflow16u.kiln" --rtol 1e-2 --atol 1e-3
+expect_failure "fp16 without overflow check overflows" "FAIL" "$KILN" compare "$WORK/overflow.onnx" "$WORK/overflow16u.kiln" --rtol 1e-2 --atol 1e-3
 "$PY" -c "import numpy as np; np.save('$WORK/xs.npy', np.full((2, 4), 0.5, np.float32))"
 expect_success "--sample-input NAME=FILE" "2 layers keep float32" \
   "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16s.kiln" --fp16 --sample-input "x=$WORK/xs.npy"
 mkdir -p "$WORK/samples" && cp "$WORK/xs.npy" "$WORK/samples/x.npy"
 expect_success "--sample-input DIR" "2 layers keep float32" \
   "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16s.kiln" --fp16 --sample-input "$WORK/samples"
-expect_error "--sample-input needs --fp16" "needs --fp16" \
+expect_failure "--sample-input needs --fp16" "needs --fp16" \
   "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16s.kiln" --sample-input "x=$WORK/xs.npy"
-expect_error "--sample-input unknown input" "no input named 'q'" \
+expect_failure "--sample-input unknown input" "no input named 'q'" \
   "$KILN" build "$WORK/overflow.onnx" -o "$WORK/overflow16s.kiln" --fp16 --sample-input "q=$WORK/xs.npy"
 
 # Corrupt engines.
 size=$(stat -c %s "$WORK/small.kiln")
 head -c $((size / 2)) "$WORK/small.kiln" > "$WORK/truncated.kiln"
-expect_error "truncated engine" "truncated" "$KILN" inspect "$WORK/truncated.kiln"
+expect_failure "truncated engine" "truncated" "$KILN" inspect "$WORK/truncated.kiln"
 cp "$WORK/small.kiln" "$WORK/flipped.kiln"
 printf '\x5a' | dd of="$WORK/flipped.kiln" bs=1 seek=$((size - 3)) conv=notrunc 2>/dev/null
-expect_error "flipped byte" "checksum" "$KILN" run "$WORK/flipped.kiln"
-expect_error "engine garbage after magic" "invalid engine file" bash -c "printf 'KILN garbage' > '$WORK/g.kiln'; '$KILN' inspect '$WORK/g.kiln'"
-expect_error "build refuses unknown backend" "--backend" "$KILN" build "$WORK/small.onnx" -o "$WORK/x.kiln" --backend tpu
+expect_failure "flipped byte" "checksum" "$KILN" run "$WORK/flipped.kiln"
+expect_failure "engine garbage after magic" "invalid engine file" bash -c "printf 'KILN garbage' > '$WORK/g.kiln'; '$KILN' inspect '$WORK/g.kiln'"
+expect_failure "build refuses unknown backend" "--backend" "$KILN" build "$WORK/small.onnx" -o "$WORK/x.kiln" --backend tpu
 echo "$fails failed"
 [ $fails -eq 0 ]

@@ -7,38 +7,11 @@
 set -u
 KILN=$1; PY=$2; WORK=$3; CUDA=${4:-}
 rm -rf "$WORK"; mkdir -p "$WORK"
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails+1)); }
-expect_success() {  # expect_success "description" "output fragment" cmd...
-  local what=$1 fragment=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ $rc -ne 0 ] || ! grep -qi -- "$fragment" <<<"$out"; then bad "$what: exit $rc, output: $out"; else ok "$what"; fi
-}
-expect_error() {  # exit 1 and a short message with the fragment
-  local what=$1 fragment=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ $rc -ne 1 ] || ! grep -qi -- "$fragment" <<<"$out" || [ "$(wc -l <<<"$out")" -gt 3 ]; then
-    bad "$what: exit $rc, output: $out"
-  else ok "$what"; fi
-}
+source "$(dirname "$0")/cli_checks.sh"
 
 "$PY" "$(dirname "$0")/make_cuda_models.py" "$WORK" || { echo "FAIL: could not write the test models"; exit 1; }
 # h = x @ 1e6 leaves float16's range (its layers stay float32), y = softmax(h @ 1e-6) does not.
-"$PY" - "$WORK/overflow.onnx" <<'PYEOF'
-import sys, numpy as np, onnx
-from onnx import helper, TensorProto, numpy_helper
-w1 = numpy_helper.from_array(np.full((4, 4), 1e6, np.float32), "w1")
-w2 = numpy_helper.from_array(np.full((4, 4), 1e-6, np.float32), "w2")
-nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"], name="big"),
-         helper.make_node("MatMul", ["h", "w2"], ["o"], name="small"),
-         helper.make_node("Softmax", ["o"], ["y"], name="softmax")]
-g = helper.make_graph(nodes, "overflow", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
-                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], [w1, w2])
-onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])
-PYEOF
+"$PY" "$(dirname "$0")/make_overflow_model.py" "$WORK/overflow.onnx"
 
 IO16=(--fp16 --io-dtype float16 --input-layout nhwc)
 expect_success "build fp16 NHWC I/O (CPU)" "bindings: inputs x float16\[2,16,16,3\] (channels-last: NHWC); outputs y float16\[2,10\]" \
